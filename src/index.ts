@@ -20,3 +20,7 @@ export * from './tensor/ops/nn.js';
 export * from './tensor/ops/reduce.js';
 export * from './tensor/ops/shape.js';
 export { type GradHook, isGradEnabled, noGrad, Tensor } from './tensor/tensor.js';
+export { Module } from './nn/module.js';
+export * from './optim/index.js';
+export { bernoulliMask, Generator, rand, randint, randn } from './tensor/random.js';
+export { greedy, type SampleOptions, sampleNext } from './tensor/sampling.js';
