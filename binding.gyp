@@ -6,6 +6,7 @@
       'target_name': 'sextant_native',
       'sources': [
         'native/addon.cc',
+        'native/addon_nn.cc',
         'native/threadpool.cc',
         'native/gemm.cc',
         'native/elementwise.cc',

@@ -6,6 +6,8 @@ import './tensor/methods.js';
 
 export { availableBackends, kernels, setBackend } from './backends/index.js';
 export type { Kernels } from './backends/kernels.js';
+export { Module } from './nn/module.js';
+export * from './optim/index.js';
 export { backward, record } from './tensor/autograd.js';
 export { arange, cast, full, ones, scalar, tensor, zeros } from './tensor/create.js';
 export type { DType, FloatDType } from './tensor/dtype.js';
@@ -19,8 +21,6 @@ export * from './tensor/ops/matmul.js';
 export * from './tensor/ops/nn.js';
 export * from './tensor/ops/reduce.js';
 export * from './tensor/ops/shape.js';
-export { type GradHook, isGradEnabled, noGrad, Tensor } from './tensor/tensor.js';
-export { Module } from './nn/module.js';
-export * from './optim/index.js';
 export { bernoulliMask, Generator, rand, randint, randn } from './tensor/random.js';
 export { greedy, type SampleOptions, sampleNext } from './tensor/sampling.js';
+export { type GradHook, isGradEnabled, noGrad, Tensor } from './tensor/tensor.js';

@@ -86,7 +86,8 @@ describe('errors name the op, the shapes and the fix', () => {
     assert.throws(
       () => s.add(s.zeros([2, 3]), s.zeros([4])),
       (e: Error) =>
-        e instanceof s.ShapeError && /add: shapes \[2, 3\] and \[4\] do not broadcast/.test(e.message),
+        e instanceof s.ShapeError &&
+        /add: shapes \[2, 3\] and \[4\] do not broadcast/.test(e.message),
     );
   });
 
@@ -102,15 +103,22 @@ describe('errors name the op, the shapes and the fix', () => {
       () => s.add(s.zeros([2]), s.zeros([2], { dtype: 'float64' })),
       (e: Error) => e instanceof s.DTypeError && /float32\[2\] and float64\[2\]/.test(e.message),
     );
-    assert.throws(() => s.exp(s.zeros([2], { dtype: 'int32' })), /exp: expected a float32 or float64 tensor, got int32/);
-    assert.throws(() => s.embedding(s.zeros([3, 2]), s.zeros([2])), /expected an int32 tensor of indices, got float32/);
+    assert.throws(
+      () => s.exp(s.zeros([2], { dtype: 'int32' })),
+      /exp: expected a float32 or float64 tensor, got int32/,
+    );
+    assert.throws(
+      () => s.embedding(s.zeros([3, 2]), s.zeros([2])),
+      /expected an int32 tensor of indices, got float32/,
+    );
   });
 
   test('out-of-range indices are errors, never reads outside memory', () => {
     const w = s.zeros([5, 2]);
     assert.throws(
       () => s.embedding(w, s.tensor([1, 5], { dtype: 'int32' })),
-      (e: Error) => e instanceof s.IndexError && /index 5 at position 1 .* axis 0 of size 5/.test(e.message),
+      (e: Error) =>
+        e instanceof s.IndexError && /index 5 at position 1 .* axis 0 of size 5/.test(e.message),
     );
     assert.throws(() => s.embedding(w, s.tensor([-1], { dtype: 'int32' })), /index -1/);
     assert.throws(
@@ -124,9 +132,17 @@ describe('errors name the op, the shapes and the fix', () => {
   });
 
   test('shape errors in the fused ops', () => {
-    assert.throws(() => s.layerNorm(s.zeros([2, 3]), s.zeros([4])), /layerNorm: parameter float32\[4\] must be \[3\]/);
     assert.throws(
-      () => s.scaledDotProductAttention(s.zeros([1, 3, 2, 4]), s.zeros([1, 2, 2, 4]), s.zeros([1, 2, 2, 4])),
+      () => s.layerNorm(s.zeros([2, 3]), s.zeros([4])),
+      /layerNorm: parameter float32\[4\] must be \[3\]/,
+    );
+    assert.throws(
+      () =>
+        s.scaledDotProductAttention(
+          s.zeros([1, 3, 2, 4]),
+          s.zeros([1, 2, 2, 4]),
+          s.zeros([1, 2, 2, 4]),
+        ),
       /H divisible by Hkv/,
     );
     assert.throws(() => s.reshape(s.zeros([2, 3]), [4, 2]), /cannot be viewed as \[4, 2\]/);

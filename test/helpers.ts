@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe } from 'node:test';
 import { availableBackends, setBackend } from '../src/backends/index.js';
 import type { AnyArray } from '../src/backends/kernels.js';
-import { type DType, mul, noGrad, sum, Tensor, tensor } from '../src/index.js';
+import { type DType, mul, noGrad, sum, type Tensor, tensor } from '../src/index.js';
 
 /** mulberry32: a tiny seeded generator for test inputs (independent of the engine's own). */
 export function testRng(seed: number): () => number {
@@ -41,7 +41,11 @@ export function assertClose(
   tol: { atol: number; rtol: number },
   what = 'values',
 ): void {
-  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
+  assert.equal(
+    actual.length,
+    expected.length,
+    `${what}: length ${actual.length} vs ${expected.length}`,
+  );
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i];
     const e = expected[i];

@@ -187,16 +187,17 @@ export interface Kernels {
   /** `out = (a op b) ? 1 : 0` over `shape`. */
   compare(op: CompareOp, a: Strided, b: Strided, out: Int32Array, shape: Int32Array): void;
   /** `out = cond != 0 ? a : b` over `shape`. */
-  where(
-    cond: Strided<Int32Array>,
-    a: Strided,
-    b: Strided,
-    out: AnyArray,
-    shape: Int32Array,
-  ): void;
+  where(cond: Strided<Int32Array>, a: Strided, b: Strided, out: AnyArray, shape: Int32Array): void;
 
   /** Reduces the middle axis of a dense `[outer, n, inner]` array into `out` `[outer, inner]`. */
-  reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: number, out: FloatArray): void;
+  reduce(
+    op: ReduceOp,
+    x: FloatArray,
+    outer: number,
+    n: number,
+    inner: number,
+    out: FloatArray,
+  ): void;
   /**
    * Index of the max (or min) along the middle axis of `[outer, n, inner]`; ties take the first
    * index; NaN counts as the largest (and the smallest) value, as in PyTorch.

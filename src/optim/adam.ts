@@ -114,7 +114,8 @@ export class Adam extends AdamFamily {
 
 /**
  * AdamW: Adam with decoupled weight decay (default 0.01), as `torch.optim.AdamW`.
- * @example const opt = new AdamW(model.parameters(), { lr: 6e-4, betas: [0.9, 0.95], weightDecay: 0.1 });
+ * @example
+ * const opt = new AdamW(model.parameters(), { lr: 6e-4, betas: [0.9, 0.95], weightDecay: 0.1 });
  */
 export class AdamW extends AdamFamily {
   constructor(

@@ -28,8 +28,9 @@ function maxAbs(x: FloatArray): number {
  * Scales the gradients of `params` in place so that their global norm is at most `maxNorm`, and
  * returns the norm before clipping. When `total > maxNorm` each gradient is multiplied by
  * `maxNorm / (total + 1e-6)`. Parameters without a gradient are skipped; a parameter listed twice
- * counts once. A NaN total leaves the gradients unchanged (use `errorIfNonfinite` to stop). FLOPs count under the 'optimizer' phase: 2 per element for the norm (square, add)
- * and 1 per element for the scaling.
+ * counts once. A NaN total leaves the gradients unchanged (`errorIfNonfinite` makes it an error).
+ * FLOPs count under the 'optimizer' phase: 2 per element for the norm (square, add) and 1 per
+ * element for the scaling.
  *
  * @param params parameters whose `.grad` is clipped.
  * @param maxNorm the largest norm allowed, > 0.

@@ -35,7 +35,7 @@ export type ParamState = Record<string, Tensor | number>;
 
 /** What `stateDict()` returns and `loadStateDict()` takes. Tensors are copies. */
 export interface OptimizerStateDict {
-  /** Per-parameter state keyed by the parameter's position over all groups; absent: no state yet. */
+  /** Per-parameter state keyed by the parameter's position over all groups; absent: none yet. */
   state: Record<number, ParamState>;
   /** Each group's hyperparameters, and the positions of its parameters. */
   paramGroups: (Record<string, HyperValue> & { params: number[] })[];
@@ -161,7 +161,9 @@ export abstract class Optimizer<H extends GroupHypers, S extends ParamState = Pa
    * in PyTorch). FLOPs count under the 'optimizer' phase.
    */
   step(): void {
-    this.paramGroups.forEach((group, g) => this.checkGroup(group, g));
+    this.paramGroups.forEach((group, g) => {
+      this.checkGroup(group, g);
+    });
     inPhase('optimizer', () => {
       for (const group of this.paramGroups) {
         for (const p of group.params) {
@@ -186,7 +188,9 @@ export abstract class Optimizer<H extends GroupHypers, S extends ParamState = Pa
 
   /** Sets the learning rate of every group. */
   setLr(lr: number): void {
-    this.paramGroups.forEach((_, g) => this.checkNonNegative(lr, 'lr', g));
+    this.paramGroups.forEach((_, g) => {
+      this.checkNonNegative(lr, 'lr', g);
+    });
     for (const group of this.paramGroups) group.lr = lr;
   }
 
@@ -222,7 +226,11 @@ export abstract class Optimizer<H extends GroupHypers, S extends ParamState = Pa
    */
   loadStateDict(dict: OptimizerStateDict): void {
     const where = `${this.kind}.loadStateDict`;
-    if (!Array.isArray(dict?.paramGroups) || dict.state === null || typeof dict.state !== 'object') {
+    if (
+      !Array.isArray(dict?.paramGroups) ||
+      dict.state === null ||
+      typeof dict.state !== 'object'
+    ) {
       throw new TypeError(`${where}: expected { state, paramGroups }, got ${describeValue(dict)}`);
     }
     if (dict.paramGroups.length !== this.paramGroups.length) {
@@ -287,7 +295,9 @@ export abstract class Optimizer<H extends GroupHypers, S extends ParamState = Pa
       const got = saved?.[k];
       if (want instanceof Tensor) {
         if (!(got instanceof Tensor)) {
-          throw new TypeError(`${at}: state field '${k}' must be a tensor, got ${describeValue(got)}`);
+          throw new TypeError(
+            `${at}: state field '${k}' must be a tensor, got ${describeValue(got)}`,
+          );
         }
         if (!sameShape(got.shape, want.shape) || !isFloat(got.dtype)) {
           throw new ShapeError(
@@ -298,7 +308,9 @@ export abstract class Optimizer<H extends GroupHypers, S extends ParamState = Pa
         // Copies (converting float64 <-> float32): the caller's dict stays untouched by steps.
         want.data.set(got.data);
       } else if (typeof got !== 'number' || !Number.isFinite(got)) {
-        throw new TypeError(`${at}: state field '${k}' must be a number, got ${describeValue(got)}`);
+        throw new TypeError(
+          `${at}: state field '${k}' must be a number, got ${describeValue(got)}`,
+        );
       } else {
         Reflect.set(template, k, got);
       }

@@ -59,7 +59,9 @@ export class SGD extends Optimizer<SgdHypers, SgdState> {
     this.checkNonNegative(group.dampening, 'dampening', g);
     this.checkNonNegative(group.weightDecay, 'weightDecay', g);
     if (typeof group.nesterov !== 'boolean') {
-      throw new TypeError(`SGD: group ${g} field 'nesterov' must be a boolean, got ${group.nesterov}`);
+      throw new TypeError(
+        `SGD: group ${g} field 'nesterov' must be a boolean, got ${group.nesterov}`,
+      );
     }
     if (group.nesterov && (group.momentum <= 0 || group.dampening !== 0)) {
       throw new RangeError(

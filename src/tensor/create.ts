@@ -60,7 +60,9 @@ export function tensor(
     shape = options.shape ?? inferred;
   }
   if (numel(shape) !== flat.length) {
-    throw new ShapeError(`tensor: shape [${shape}] needs ${numel(shape)} values, got ${flat.length}`);
+    throw new ShapeError(
+      `tensor: shape [${shape}] needs ${numel(shape)} values, got ${flat.length}`,
+    );
   }
   const data = allocate(dtype, flat.length);
   for (let i = 0; i < flat.length; i++) data[i] = flat[i];
@@ -87,12 +89,7 @@ export function scalar(value: number, dtype: DType = 'float32'): Tensor {
 }
 
 /** `[start, start + step, ...)` below `end`. */
-export function arange(
-  start: number,
-  end?: number,
-  step = 1,
-  options: CreateOptions = {},
-): Tensor {
+export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
   const [lo, hi] = end === undefined ? [0, start] : [start, end];
   const n = Math.max(0, Math.ceil((hi - lo) / step));
   const data = allocate(options.dtype ?? 'float32', n);

@@ -5,8 +5,8 @@
  * same on both backends however its kernel is fused: a matmul `2 * M * N * K`, attention its two
  * products, an elementwise op one per output element, a reduction one per input element, fused
  * kernels the sum of the steps they fuse (see each op). Operations run while `backward()` walks the
- * tape count as backward; everything else (including optimiser steps) counts as forward unless the
- * op says otherwise. Copies, reshapes and index lookups count zero.
+ * tape count as backward, optimiser updates as optimizer, everything else as forward. Copies,
+ * reshapes and index lookups count zero.
  */
 
 export interface FlopCount {

@@ -4,8 +4,8 @@
  * both backends see identical values.
  *
  * The generator is xoshiro128** (Blackman and Vigna, 2018): 128 bits of state in four 32-bit
- * words, period 2^128 - 1, fast with 32-bit integer arithmetic. Its state is filled from the seed by
- * splitmix32 (a Weyl sequence with increment 0x9e3779b9 passed through the MurmurHash3 32-bit
+ * words, period 2^128 - 1, fast with 32-bit integer arithmetic. Its state is filled from the seed
+ * by splitmix32 (a Weyl sequence with increment 0x9e3779b9 passed through the MurmurHash3 32-bit
  * finaliser), which never yields an all-zero state.
  */
 
@@ -211,7 +211,8 @@ export class Generator {
     }
     if (state.algorithm !== 'xoshiro128**') {
       throw new TypeError(
-        `${where}: field 'algorithm' must be 'xoshiro128**', got ${JSON.stringify(state.algorithm)}`,
+        `${where}: field 'algorithm' must be 'xoshiro128**', got ` +
+          JSON.stringify(state.algorithm),
       );
     }
     const s = state.s;

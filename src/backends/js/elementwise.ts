@@ -1,12 +1,5 @@
 /** Reference elementwise kernels: unary ops and their derivatives, broadcasting binary ops. */
-import type {
-  AnyArray,
-  BinaryOp,
-  CompareOp,
-  FloatArray,
-  Strided,
-  UnaryOp,
-} from '../kernels.js';
+import type { AnyArray, BinaryOp, CompareOp, FloatArray, Strided, UnaryOp } from '../kernels.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -73,7 +66,7 @@ export function unaryScalar(op: UnaryOp, x: number): number {
     case 'sigmoid':
       return sigmoid(x);
     case 'relu':
-      return x > 0 ? x : x === x ? 0 : x;
+      return x > 0 ? x : !Number.isNaN(x) ? 0 : x;
     case 'gelu':
       return 0.5 * x * (1 + erf(x * SQRT1_2));
     case 'geluTanh':
@@ -149,9 +142,9 @@ export function binaryScalar(op: BinaryOp, a: number, b: number): number {
     case 'pow':
       return a ** b;
     case 'maximum':
-      return a !== a || b !== b ? Number.NaN : Math.max(a, b);
+      return Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : Math.max(a, b);
     case 'minimum':
-      return a !== a || b !== b ? Number.NaN : Math.min(a, b);
+      return Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : Math.min(a, b);
   }
 }
 

@@ -4,16 +4,7 @@
  */
 import type { Kernels } from '../kernels.js';
 import { attention, attentionBackward } from './attention.js';
-import {
-  affine,
-  binary,
-  compare,
-  copy,
-  fill,
-  unary,
-  unaryBackward,
-  where,
-} from './elementwise.js';
+import { affine, binary, compare, copy, fill, unary, unaryBackward, where } from './elementwise.js';
 import { matmul } from './matmul.js';
 import {
   crossEntropy,

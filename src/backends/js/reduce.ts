@@ -16,8 +16,8 @@ export function reduce(
       for (let j = 0; j < n; j++) {
         const v = x[base + j * inner];
         if (op === 'sum') acc += v;
-        else if (v !== v) acc = v;
-        else if (acc === acc) acc = op === 'max' ? Math.max(acc, v) : Math.min(acc, v);
+        else if (Number.isNaN(v)) acc = v;
+        else if (!Number.isNaN(acc)) acc = op === 'max' ? Math.max(acc, v) : Math.min(acc, v);
       }
       out[o * inner + i] = acc;
     }
@@ -37,9 +37,9 @@ export function argReduce(
       const base = o * n * inner + i;
       let best = 0;
       let bestValue = x[base];
-      for (let j = 1; j < n && bestValue === bestValue; j++) {
+      for (let j = 1; j < n && !Number.isNaN(bestValue); j++) {
         const v = x[base + j * inner];
-        if (v !== v || (op === 'max' ? v > bestValue : v < bestValue)) {
+        if (Number.isNaN(v) || (op === 'max' ? v > bestValue : v < bestValue)) {
           best = j;
           bestValue = v;
         }

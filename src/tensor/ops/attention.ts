@@ -44,14 +44,21 @@ export function scaledDotProductAttention(
   v: Tensor,
   options: AttentionOptions = {},
 ): AttentionResult {
-  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
+  for (const [name, t] of [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+  ] as const) {
     assertFloat(`attention (${name})`, t.dtype);
-    if (t.rank !== 4) throw new ShapeError(`attention: ${name} must be [B, H, T, D], got ${t.describe()}`);
-    if (t.dtype !== q.dtype) throw new DTypeError(`attention: ${name} is ${t.dtype}, q is ${q.dtype}`);
+    if (t.rank !== 4)
+      throw new ShapeError(`attention: ${name} must be [B, H, T, D], got ${t.describe()}`);
+    if (t.dtype !== q.dtype)
+      throw new DTypeError(`attention: ${name} is ${t.dtype}, q is ${q.dtype}`);
   }
   const [B, H, T, D] = q.shape;
   const [Bk, Hkv, S, Dk] = k.shape;
-  const shapesAgree = Bk === B && Dk === D && k.shape.every((d, i) => d === v.shape[i]) && H % Hkv === 0;
+  const shapesAgree =
+    Bk === B && Dk === D && k.shape.every((d, i) => d === v.shape[i]) && H % Hkv === 0;
   if (!shapesAgree) {
     throw new ShapeError(
       `attention: q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)} do not ` +
@@ -59,7 +66,10 @@ export function scaledDotProductAttention(
     );
   }
   const mask = options.keyMask ?? null;
-  if (mask && (mask.dtype !== 'int32' || mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== S)) {
+  if (
+    mask &&
+    (mask.dtype !== 'int32' || mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== S)
+  ) {
     throw new ShapeError(`attention: keyMask must be int32 [${B}, ${S}], got ${mask.describe()}`);
   }
   const dtype = q.dtype as FloatDType;
@@ -87,7 +97,13 @@ export function scaledDotProductAttention(
     const dq = Tensor.zeros(q.shape, dtype);
     const dk = Tensor.zeros(k.shape, dtype);
     const dv = Tensor.zeros(v.shape, dtype);
-    kernels().attentionBackward({ ...args, dout: dense(dy), dq: dense(dq), dk: dense(dk), dv: dense(dv) });
+    kernels().attentionBackward({
+      ...args,
+      dout: dense(dy),
+      dq: dense(dq),
+      dk: dense(dk),
+      dv: dense(dv),
+    });
     countFlops(8 * B * H * T * S * D + 4 * B * H * T * S);
     return [dq, dk, dv];
   });
@@ -131,7 +147,8 @@ export function rope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const [B, H, T, D] = x.shape;
   const perBatch = cos.rank === 3;
   const expected = perBatch ? [B, T, D / 2] : [T, D / 2];
-  const fits = (t: Tensor) => t.rank === expected.length && t.shape.every((d, i) => d === expected[i]);
+  const fits = (t: Tensor) =>
+    t.rank === expected.length && t.shape.every((d, i) => d === expected[i]);
   if (!fits(cos) || !fits(sin) || cos.dtype !== x.dtype || sin.dtype !== x.dtype) {
     throw new ShapeError(
       `rope: cos/sin must be ${x.dtype} ${fmtShape(expected)} for x ${fmtShape(x.shape)}, ` +

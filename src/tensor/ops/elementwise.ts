@@ -8,15 +8,10 @@ import { record } from '../autograd.js';
 import { allocate, assertFloat, type DType, type FloatDType } from '../dtype.js';
 import { DTypeError } from '../errors.js';
 import { countFlops } from '../flops.js';
-import {
-  broadcastShapes,
-  broadcastStrides,
-  type Shape,
-  sameShape,
-} from '../shape.js';
+import { broadcastShapes, broadcastStrides, type Shape, sameShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { reshape } from './shape.js';
 import { sum } from './reduce.js';
+import { reshape } from './shape.js';
 
 export type Operand = Tensor | number;
 
@@ -57,7 +52,13 @@ function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   checkDTypes(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = Tensor.zeros(shape, a.dtype);
-  kernels().binary(op, broadcastView(a, shape), broadcastView(b, shape), out.data, new Int32Array(shape));
+  kernels().binary(
+    op,
+    broadcastView(a, shape),
+    broadcastView(b, shape),
+    out.data,
+    new Int32Array(shape),
+  );
   countFlops(out.size);
   return out;
 }
@@ -125,7 +126,13 @@ function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   return record(out, op, [x], (dy) => {
     const dx = Tensor.zeros(x.shape, x.dtype);
     const k = kernels();
-    k.unaryBackward(op, x.data as FloatArray, out.data as FloatArray, dy.data as FloatArray, dx.data as FloatArray);
+    k.unaryBackward(
+      op,
+      x.data as FloatArray,
+      out.data as FloatArray,
+      dy.data as FloatArray,
+      dx.data as FloatArray,
+    );
     countFlops(2 * x.size);
     return [dx];
   });
@@ -223,4 +230,3 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   }
   return out;
 }
-

@@ -11,7 +11,13 @@ import { fmtShape, IndexError, ShapeError } from '../errors.js';
 import { normAxis, splitAt } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
-function badIndex(op: string, x: Tensor, axis: number, index: Tensor, position: number): IndexError {
+function badIndex(
+  op: string,
+  x: Tensor,
+  axis: number,
+  index: Tensor,
+  position: number,
+): IndexError {
   const n = x.shape[axis];
   return new IndexError(
     `${op}: index ${index.data[position]} at position ${position} of the indices ` +
@@ -104,9 +110,7 @@ export function oneHot(index: Tensor, numClasses: number, dtype: DType = 'float3
   for (let i = 0; i < index.size; i++) {
     const c = index.data[i];
     if (c < 0 || c >= numClasses) {
-      throw new IndexError(
-        `oneHot: class ${c} at position ${i} is outside [0, ${numClasses - 1}]`,
-      );
+      throw new IndexError(`oneHot: class ${c} at position ${i} is outside [0, ${numClasses - 1}]`);
     }
     out.data[i * numClasses + c] = 1;
   }

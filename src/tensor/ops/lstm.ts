@@ -25,7 +25,13 @@ export function lstmCell(gates: Tensor, cPrev: Tensor): Tensor {
   assertFloat('lstmCell', gates.dtype);
   const [B, H4] = gates.shape;
   const H = H4 / 4;
-  if (gates.rank !== 2 || H4 % 4 !== 0 || cPrev.rank !== 2 || cPrev.shape[0] !== B || cPrev.shape[1] !== H) {
+  if (
+    gates.rank !== 2 ||
+    H4 % 4 !== 0 ||
+    cPrev.rank !== 2 ||
+    cPrev.shape[0] !== B ||
+    cPrev.shape[1] !== H
+  ) {
     throw new ShapeError(
       `lstmCell: gates must be [B, 4H] and the cell [B, H]; got ${gates.describe()} and ${cPrev.describe()}`,
     );
@@ -78,10 +84,20 @@ export interface LstmResult {
 }
 
 /** Runs one LSTM layer over `x` `[B, T, I]` from `h0`, `c0` `[B, H]` (zeros when omitted). */
-export function lstm(x: Tensor, weights: LstmWeights, h0?: Tensor | null, c0?: Tensor | null): LstmResult {
+export function lstm(
+  x: Tensor,
+  weights: LstmWeights,
+  h0?: Tensor | null,
+  c0?: Tensor | null,
+): LstmResult {
   const { weightIh, weightHh, biasIh, biasHh } = weights;
   const H = weightHh.shape[1];
-  if (x.rank !== 3 || weightIh.rank !== 2 || weightIh.shape[0] !== 4 * H || weightIh.shape[1] !== x.shape[2]) {
+  if (
+    x.rank !== 3 ||
+    weightIh.rank !== 2 ||
+    weightIh.shape[0] !== 4 * H ||
+    weightIh.shape[1] !== x.shape[2]
+  ) {
     throw new ShapeError(
       `lstm: input ${x.describe()} must be [B, T, I] with weight_ih [4H, I]; got weight_ih ` +
         `${weightIh.describe()} and weight_hh ${weightHh.describe()}`,

@@ -21,7 +21,11 @@ export interface MatmulOptions {
 }
 
 /** Element offsets of each batch's matrix in a dense `[...batch, rows, cols]` operand. */
-function batchOffsets(batchShape: number[], own: readonly number[], matrixSize: number): Int32Array {
+function batchOffsets(
+  batchShape: number[],
+  own: readonly number[],
+  matrixSize: number,
+): Int32Array {
   const count = numel(batchShape);
   const offsets = new Int32Array(count);
   const lead = batchShape.length - own.length;
@@ -53,7 +57,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     throw new DTypeError(`matmul: operands ${a.describe()} and ${b.describe()} differ in dtype`);
   }
   if (a.rank === 0 || b.rank === 0) {
-    throw new ShapeError(`matmul: operands must have at least one axis, got ${a.describe()} and ${b.describe()}`);
+    throw new ShapeError(
+      `matmul: operands must have at least one axis, got ${a.describe()} and ${b.describe()}`,
+    );
   }
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;

@@ -29,7 +29,14 @@ function softmaxOp(x: Tensor, axis: number, log: boolean): Tensor {
   return record(out, op, [x], (dy) => {
     const dx = Tensor.zeros(x.shape, x.dtype);
     const k = kernels();
-    k.softmaxBackward(out.data as FloatArray, dy.data as FloatArray, rows, cols, log, dx.data as FloatArray);
+    k.softmaxBackward(
+      out.data as FloatArray,
+      dy.data as FloatArray,
+      rows,
+      cols,
+      log,
+      dx.data as FloatArray,
+    );
     countFlops(4 * x.size);
     return [dx];
   });
@@ -80,7 +87,16 @@ export function crossEntropy(
   const lse = allocateFloat(dtype, rows);
   const t = targets.data as Int32Array;
   const k = kernels();
-  const bad = k.crossEntropy(logits.data as FloatArray, t, rows, V, ignoreIndex, smoothing, losses, lse);
+  const bad = k.crossEntropy(
+    logits.data as FloatArray,
+    t,
+    rows,
+    V,
+    ignoreIndex,
+    smoothing,
+    losses,
+    lse,
+  );
   if (bad >= 0) {
     throw new IndexError(
       `crossEntropy: target ${t[bad]} at row ${bad} is outside the ${V} classes [0, ${V - 1}] ` +
@@ -128,10 +144,14 @@ function checkNormParams(op: string, x: Tensor, params: (Tensor | null | undefin
   for (const p of params) {
     if (!p) continue;
     if (p.dtype !== x.dtype) {
-      throw new DTypeError(`${op}: parameter ${p.describe()} must match the input's dtype ${x.dtype}`);
+      throw new DTypeError(
+        `${op}: parameter ${p.describe()} must match the input's dtype ${x.dtype}`,
+      );
     }
     if (p.rank !== 1 || p.shape[0] !== C) {
-      throw new ShapeError(`${op}: parameter ${p.describe()} must be [${C}] for input ${x.describe()}`);
+      throw new ShapeError(
+        `${op}: parameter ${p.describe()} must be [${C}] for input ${x.describe()}`,
+      );
     }
   }
 }
@@ -140,7 +160,12 @@ function checkNormParams(op: string, x: Tensor, params: (Tensor | null | undefin
  * Layer norm over the last axis: `(x - mean) / sqrt(var + eps) * weight + bias` (biased variance,
  * as PyTorch). Counts 7 FLOPs per element forward, 10 backward.
  */
-export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   checkNormParams('layerNorm', x, [weight, bias]);
   const C = x.shape[x.rank - 1];
   const rows = C === 0 ? 0 : x.size / C;

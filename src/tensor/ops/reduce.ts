@@ -39,7 +39,12 @@ function asOuterNInner(x: Tensor, axes: number[]): [Tensor, number, number, numb
   return [t, outer, n, t.size / Math.max(1, outer * n) || 0];
 }
 
-function reduceOp(op: 'sum' | 'max' | 'min', x: Tensor, axesArg: number | number[] | undefined, keepdim: boolean): Tensor {
+function reduceOp(
+  op: 'sum' | 'max' | 'min',
+  x: Tensor,
+  axesArg: number | number[] | undefined,
+  keepdim: boolean,
+): Tensor {
   assertFloat(op, x.dtype);
   const axes = normAxes(op, axesArg, x.rank);
   const keptShape = reducedShape(x.shape, axes, true);
@@ -116,4 +121,3 @@ export function argmax(x: Tensor, axis = -1, keepdim = false): Tensor {
 export function argmin(x: Tensor, axis = -1, keepdim = false): Tensor {
   return argOp('min', x, axis, keepdim);
 }
-

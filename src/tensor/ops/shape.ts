@@ -5,7 +5,15 @@
 import { kernels } from '../../backends/index.js';
 import { record } from '../autograd.js';
 import { fmtShape, ShapeError } from '../errors.js';
-import { broadcastShapes, broadcastStrides, contiguousStrides, normAxis, numel, type Shape, sameShape } from '../shape.js';
+import {
+  broadcastShapes,
+  broadcastStrides,
+  contiguousStrides,
+  normAxis,
+  numel,
+  type Shape,
+  sameShape,
+} from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { sumToShape } from './elementwise.js';
 
@@ -21,7 +29,9 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     target = shape.map((d, i) => (i === free ? x.size / known : d));
   }
   if (numel(target) !== x.size || target.some((d) => d < 0 || !Number.isInteger(d))) {
-    throw new ShapeError(`reshape: ${x.describe()} (${x.size} elements) cannot be viewed as ${fmtShape(shape)}`);
+    throw new ShapeError(
+      `reshape: ${x.describe()} (${x.size} elements) cannot be viewed as ${fmtShape(shape)}`,
+    );
   }
   if (sameShape(target, x.shape)) return x;
   const out = new Tensor(x.data, target);
@@ -38,19 +48,28 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 /** Removes dimensions of size 1 (`axis` given: only that one, which must be 1). */
 export function squeeze(x: Tensor, axis?: number): Tensor {
-  if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (axis === undefined)
+    return reshape(
+      x,
+      x.shape.filter((d) => d !== 1),
+    );
   const a = normAxis('squeeze', axis, x.rank);
   if (x.shape[a] !== 1) {
     throw new ShapeError(`squeeze: axis ${axis} of ${x.describe()} has size ${x.shape[a]}, not 1`);
   }
-  return reshape(x, x.shape.filter((_, i) => i !== a));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== a),
+  );
 }
 
 /** Copies `x` with its axes reordered: output axis `i` is input axis `order[i]`. */
 export function permute(x: Tensor, order: readonly number[]): Tensor {
   const axes = order.map((a) => normAxis('permute', a, x.rank));
   if (axes.length !== x.rank || new Set(axes).size !== x.rank) {
-    throw new ShapeError(`permute: [${order}] is not a permutation of the ${x.rank} axes of ${x.describe()}`);
+    throw new ShapeError(
+      `permute: [${order}] is not a permutation of the ${x.rank} axes of ${x.describe()}`,
+    );
   }
   if (axes.every((a, i) => a === i)) return x;
   const shape = axes.map((a) => x.shape[a]);
@@ -96,7 +115,9 @@ function range(op: string, x: Tensor, axis: number, start: number, end: number):
   const s = start < 0 ? start + n : start;
   const e = end < 0 ? end + n : Math.min(end, n);
   if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || s > e || e > n) {
-    throw new ShapeError(`${op}: range [${start}, ${end}) is outside axis ${axis} (size ${n}) of ${x.describe()}`);
+    throw new ShapeError(
+      `${op}: range [${start}, ${end}) is outside axis ${axis} (size ${n}) of ${x.describe()}`,
+    );
   }
   return [s, e];
 }
@@ -112,7 +133,12 @@ function copyBlock(src: Tensor, dst: Tensor, axis: number, start: number): void 
 }
 
 /** Elements `[start, end)` along `axis`. */
-export function slice(x: Tensor, axis: number, start: number, end = Number.POSITIVE_INFINITY): Tensor {
+export function slice(
+  x: Tensor,
+  axis: number,
+  start: number,
+  end = Number.POSITIVE_INFINITY,
+): Tensor {
   const a = normAxis('slice', axis, x.rank);
   const [s, e] = range('slice', x, a, start, end === Number.POSITIVE_INFINITY ? x.shape[a] : end);
   if (s === 0 && e === x.shape[a]) return x;
@@ -138,7 +164,10 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const first = xs[0];
   const a = normAxis('concat', axis, first.rank);
   for (const [i, t] of xs.entries()) {
-    const ok = t.rank === first.rank && t.dtype === first.dtype && t.shape.every((d, j) => j === a || d === first.shape[j]);
+    const ok =
+      t.rank === first.rank &&
+      t.dtype === first.dtype &&
+      t.shape.every((d, j) => j === a || d === first.shape[j]);
     if (!ok) {
       throw new ShapeError(
         `concat: tensor ${i} is ${t.describe()}, tensor 0 is ${first.describe()}; ` +
@@ -167,17 +196,25 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   const a = normAxis('stack', axis, xs[0].rank + 1);
   for (const [i, t] of xs.entries()) {
     if (!sameShape(t.shape, xs[0].shape)) {
-      throw new ShapeError(`stack: tensor ${i} is ${t.describe()}, tensor 0 is ${xs[0].describe()}`);
+      throw new ShapeError(
+        `stack: tensor ${i} is ${t.describe()}, tensor 0 is ${xs[0].describe()}`,
+      );
     }
   }
-  return concat(xs.map((t) => unsqueeze(t, a)), a);
+  return concat(
+    xs.map((t) => unsqueeze(t, a)),
+    a,
+  );
 }
 
 /** Cuts `x` along `axis` into pieces of the given sizes (or equal pieces of `sizes` each). */
 export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {
   const a = normAxis('split', axis, x.rank);
   const n = x.shape[a];
-  const list = typeof sizes === 'number' ? Array.from({ length: Math.ceil(n / sizes) }, (_, i) => Math.min(sizes, n - i * sizes)) : [...sizes];
+  const list =
+    typeof sizes === 'number'
+      ? Array.from({ length: Math.ceil(n / sizes) }, (_, i) => Math.min(sizes, n - i * sizes))
+      : [...sizes];
   if (list.reduce((s, d) => s + d, 0) !== n) {
     throw new ShapeError(`split: sizes [${list}] do not add up to axis ${a} of ${x.describe()}`);
   }

@@ -1,0 +1,341 @@
+// Row-wise neural-network kernels: softmax, cross-entropy, layer/RMS norm, LSTM cell, RoPE.
+// Row statistics are accumulated in double (as the JS reference does); rows are split across
+// threads, and the column sums of the norm backward passes use a fixed row grouping, so results
+// never depend on the thread count.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels.h"
+#include "threadpool.h"
+
+namespace sx {
+namespace {
+
+template <typename F>
+void for_rows(i64 rows, i64 cols, const F& fn) {
+  parallel_for(rows, ceil_div(kRowsWork, cols + 1), [&](i64 r0, i64 r1) {
+    for (i64 r = r0; r < r1; ++r) fn(r);
+  });
+}
+
+template <typename T>
+inline T row_max(const T* x, i64 n) {
+  T m = -std::numeric_limits<T>::infinity();
+  bool nan = false;
+  for (i64 i = 0; i < n; ++i) {
+    nan |= x[i] != x[i];
+    m = x[i] > m ? x[i] : m;
+  }
+  return nan ? std::numeric_limits<T>::quiet_NaN() : m;
+}
+
+// sum over rows r of f(r, c) for every column c, added into out[c] (out may be null: no-op).
+// Rows are cut into a number of groups that depends only on the shape; groups are summed in
+// parallel and then combined in order.
+template <typename T, typename F>
+void column_sums(i64 rows, i64 C, T* out, const F& f) {
+  if (!out || rows <= 0 || C <= 0) return;
+  i64 groups = rows * C / (1 << 15);
+  groups = groups < 1 ? 1 : (groups > 16 ? 16 : groups);
+  if (groups > rows) groups = rows;
+  std::vector<double> part(groups * C, 0.0);
+  parallel_for(groups, 1, [&](i64 g0, i64 g1) {
+    for (i64 g = g0; g < g1; ++g) {
+      double* acc = part.data() + g * C;
+      const i64 r0 = rows * g / groups, r1 = rows * (g + 1) / groups;
+      for (i64 r = r0; r < r1; ++r) f(r, acc);
+    }
+  });
+  for (i64 c = 0; c < C; ++c) {
+    double s = 0;
+    for (i64 g = 0; g < groups; ++g) s += part[g * C + c];
+    out[c] = static_cast<T>(out[c] + s);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void softmax(const T* x, i64 rows, i64 cols, bool log, T* out) {
+  for_rows(rows, cols, [&](i64 r) {
+    const T* xr = x + r * cols;
+    T* o = out + r * cols;
+    const T m = row_max(xr, cols);
+    double sum = 0;
+    if (log) {
+      for (i64 i = 0; i < cols; ++i) sum += std::exp(xr[i] - m);
+      const T lse = static_cast<T>(m + std::log(sum));
+      for (i64 i = 0; i < cols; ++i) o[i] = xr[i] - lse;
+    } else {
+      for (i64 i = 0; i < cols; ++i) {
+        const T e = std::exp(xr[i] - m);
+        o[i] = e;
+        sum += e;
+      }
+      const T inv = static_cast<T>(1.0 / sum);
+      for (i64 i = 0; i < cols; ++i) o[i] *= inv;
+    }
+  });
+}
+
+template <typename T>
+void softmax_backward(const T* y, const T* dy, i64 rows, i64 cols, bool log, T* dx) {
+  for_rows(rows, cols, [&](i64 r) {
+    const T* yr = y + r * cols;
+    const T* g = dy + r * cols;
+    T* d = dx + r * cols;
+    double s = 0;
+    if (log) {
+      // dx = dy - softmax * sum(dy)
+      for (i64 i = 0; i < cols; ++i) s += g[i];
+      for (i64 i = 0; i < cols; ++i) d[i] = static_cast<T>(g[i] - std::exp(yr[i]) * s);
+    } else {
+      // dx = y * (dy - sum(dy * y))
+      for (i64 i = 0; i < cols; ++i) s += double(g[i]) * yr[i];
+      const T st = static_cast<T>(s);
+      for (i64 i = 0; i < cols; ++i) d[i] = yr[i] * (g[i] - st);
+    }
+  });
+}
+
+template <typename T>
+i64 cross_entropy(const T* logits, const i32* targets, i64 rows, i64 V, i64 ignoreIndex,
+                  double smoothing, T* losses, T* lse) {
+  for (i64 r = 0; r < rows; ++r) {
+    const i64 t = targets[r];
+    if (t != ignoreIndex && (t < 0 || t >= V)) return r;
+  }
+  for_rows(rows, V, [&](i64 r) {
+    const T* x = logits + r * V;
+    const T m = row_max(x, V);
+    double sum = 0, total = 0;
+    for (i64 i = 0; i < V; ++i) {
+      sum += std::exp(x[i] - m);
+      total += x[i];
+    }
+    const double l = double(m) + std::log(sum);
+    lse[r] = static_cast<T>(l);
+    const i64 t = targets[r];
+    if (t == ignoreIndex) {
+      losses[r] = T(0);
+      return;
+    }
+    const double mean = V > 0 ? total / double(V) : 0.0;
+    losses[r] = static_cast<T>((1 - smoothing) * (l - x[t]) + smoothing * (l - mean));
+  });
+  return -1;
+}
+
+template <typename T>
+void cross_entropy_backward(const T* logits, const i32* targets, const T* lse, i64 rows, i64 V,
+                            i64 ignoreIndex, double smoothing, const T* rowScale, T* dlogits) {
+  for_rows(rows, V, [&](i64 r) {
+    T* d = dlogits + r * V;
+    const i64 t = targets[r];
+    if (t == ignoreIndex) {
+      for (i64 i = 0; i < V; ++i) d[i] = T(0);
+      return;
+    }
+    const T* x = logits + r * V;
+    const T l = lse[r];
+    const T s = rowScale[r];
+    const T off = static_cast<T>(smoothing / double(V));
+    for (i64 i = 0; i < V; ++i) d[i] = s * (std::exp(x[i] - l) - off);
+    d[t] -= static_cast<T>(double(s) * (1 - smoothing));
+  });
+}
+
+template <typename T>
+void layer_norm(const T* x, const T* gamma, const T* beta, i64 rows, i64 C, double eps, T* y,
+                T* mean, T* rstd) {
+  for_rows(rows, C, [&](i64 r) {
+    const T* xr = x + r * C;
+    double s = 0;
+    for (i64 i = 0; i < C; ++i) s += xr[i];
+    const double mu = C > 0 ? s / double(C) : 0.0;
+    double v = 0;
+    for (i64 i = 0; i < C; ++i) {
+      const double d = xr[i] - mu;
+      v += d * d;
+    }
+    const double rs = 1.0 / std::sqrt((C > 0 ? v / double(C) : 0.0) + eps);
+    mean[r] = static_cast<T>(mu);
+    rstd[r] = static_cast<T>(rs);
+    T* yr = y + r * C;
+    const T m = static_cast<T>(mu), k = static_cast<T>(rs);
+    for (i64 i = 0; i < C; ++i) {
+      T h = (xr[i] - m) * k;
+      if (gamma) h *= gamma[i];
+      if (beta) h += beta[i];
+      yr[i] = h;
+    }
+  });
+}
+
+template <typename T>
+void layer_norm_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy,
+                         i64 rows, i64 C, T* dx, T* dgamma, T* dbeta) {
+  // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma
+  for_rows(rows, C, [&](i64 r) {
+    const T* xr = x + r * C;
+    const T* dr = dy + r * C;
+    const T m = mean[r], k = rstd[r];
+    double sg = 0, sgx = 0;
+    for (i64 i = 0; i < C; ++i) {
+      const T g = gamma ? dr[i] * gamma[i] : dr[i];
+      sg += g;
+      sgx += double(g) * ((xr[i] - m) * k);
+    }
+    const T a = static_cast<T>(sg / double(C)), b = static_cast<T>(sgx / double(C));
+    T* o = dx + r * C;
+    for (i64 i = 0; i < C; ++i) {
+      const T g = gamma ? dr[i] * gamma[i] : dr[i];
+      o[i] = k * (g - a - (xr[i] - m) * k * b);
+    }
+  });
+  column_sums(rows, C, dgamma, [&](i64 r, double* acc) {
+    const T* xr = x + r * C;
+    const T* dr = dy + r * C;
+    const T m = mean[r], k = rstd[r];
+    for (i64 i = 0; i < C; ++i) acc[i] += double(dr[i]) * ((xr[i] - m) * k);
+  });
+  column_sums(rows, C, dbeta, [&](i64 r, double* acc) {
+    const T* dr = dy + r * C;
+    for (i64 i = 0; i < C; ++i) acc[i] += dr[i];
+  });
+}
+
+template <typename T>
+void rms_norm(const T* x, const T* gamma, i64 rows, i64 C, double eps, T* y, T* rstd) {
+  for_rows(rows, C, [&](i64 r) {
+    const T* xr = x + r * C;
+    double s = 0;
+    for (i64 i = 0; i < C; ++i) s += double(xr[i]) * xr[i];
+    const double rs = 1.0 / std::sqrt((C > 0 ? s / double(C) : 0.0) + eps);
+    rstd[r] = static_cast<T>(rs);
+    const T k = static_cast<T>(rs);
+    T* yr = y + r * C;
+    if (gamma) {
+      for (i64 i = 0; i < C; ++i) yr[i] = xr[i] * k * gamma[i];
+    } else {
+      for (i64 i = 0; i < C; ++i) yr[i] = xr[i] * k;
+    }
+  });
+}
+
+template <typename T>
+void rms_norm_backward(const T* x, const T* gamma, const T* rstd, const T* dy, i64 rows, i64 C,
+                       T* dx, T* dgamma) {
+  // dx = rstd * (g - xhat * mean(g * xhat)), xhat = x * rstd, g = dy * gamma
+  for_rows(rows, C, [&](i64 r) {
+    const T* xr = x + r * C;
+    const T* dr = dy + r * C;
+    const T k = rstd[r];
+    double sgx = 0;
+    for (i64 i = 0; i < C; ++i) {
+      const T g = gamma ? dr[i] * gamma[i] : dr[i];
+      sgx += double(g) * (xr[i] * k);
+    }
+    const T b = static_cast<T>(sgx / double(C));
+    T* o = dx + r * C;
+    for (i64 i = 0; i < C; ++i) {
+      const T g = gamma ? dr[i] * gamma[i] : dr[i];
+      o[i] = k * (g - xr[i] * k * b);
+    }
+  });
+  column_sums(rows, C, dgamma, [&](i64 r, double* acc) {
+    const T* xr = x + r * C;
+    const T* dr = dy + r * C;
+    const T k = rstd[r];
+    for (i64 i = 0; i < C; ++i) acc[i] += double(dr[i]) * (xr[i] * k);
+  });
+}
+
+template <typename T>
+inline T sigm(T x) {
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+template <typename T>
+void lstm_cell(const T* gates, const T* cPrev, i64 B, i64 H, T* h, T* c, T* act) {
+  for_rows(B, 8 * H, [&](i64 b) {
+    const T* g = gates + b * 4 * H;
+    T* a = act + b * 4 * H;
+    for (i64 j = 0; j < H; ++j) {
+      const T ig = sigm(g[j]), fg = sigm(g[H + j]), gg = std::tanh(g[2 * H + j]),
+              og = sigm(g[3 * H + j]);
+      a[j] = ig;
+      a[H + j] = fg;
+      a[2 * H + j] = gg;
+      a[3 * H + j] = og;
+      const T cn = fg * cPrev[b * H + j] + ig * gg;
+      c[b * H + j] = cn;
+      h[b * H + j] = og * std::tanh(cn);
+    }
+  });
+}
+
+template <typename T>
+void lstm_cell_backward(const T* act, const T* cPrev, const T* c, const T* dh, const T* dc, i64 B,
+                        i64 H, T* dgates, T* dcPrev) {
+  for_rows(B, 8 * H, [&](i64 b) {
+    const T* a = act + b * 4 * H;
+    T* dg = dgates + b * 4 * H;
+    for (i64 j = 0; j < H; ++j) {
+      const i64 k = b * H + j;
+      const T ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
+      const T tc = std::tanh(c[k]);
+      const T dct = dc[k] + dh[k] * og * (T(1) - tc * tc);
+      dg[j] = dct * gg * ig * (T(1) - ig);
+      dg[H + j] = dct * cPrev[k] * fg * (T(1) - fg);
+      dg[2 * H + j] = dct * ig * (T(1) - gg * gg);
+      dg[3 * H + j] = dh[k] * tc * og * (T(1) - og);
+      dcPrev[k] = dct * fg;
+    }
+  });
+}
+
+template <typename T>
+void rope(const T* x, const T* cos, const T* sin, i64 B, i64 H, i64 T_, i64 D, bool perBatch,
+          bool inverse, T* out) {
+  const i64 half = D / 2;
+  for_rows(B * H * T_, D, [&](i64 row) {
+    const i64 t = row % T_, b = row / (H * T_);
+    const i64 a = ((perBatch ? b * T_ : 0) + t) * half;
+    const T* cr = cos + a;
+    const T* sr = sin + a;
+    const T* xr = x + row * D;
+    T* o = out + row * D;  // may alias x: each pair is read before it is written
+    for (i64 d = 0; d < half; ++d) {
+      const T x1 = xr[d], x2 = xr[d + half];
+      const T s = inverse ? -sr[d] : sr[d];
+      o[d] = x1 * cr[d] - x2 * s;
+      o[d + half] = x2 * cr[d] + x1 * s;
+    }
+  });
+}
+
+#define SX_INSTANCES(T)                                                                        \
+  template void softmax<T>(const T*, i64, i64, bool, T*);                                      \
+  template void softmax_backward<T>(const T*, const T*, i64, i64, bool, T*);                   \
+  template i64 cross_entropy<T>(const T*, const i32*, i64, i64, i64, double, T*, T*);          \
+  template void cross_entropy_backward<T>(const T*, const i32*, const T*, i64, i64, i64,       \
+                                          double, const T*, T*);                               \
+  template void layer_norm<T>(const T*, const T*, const T*, i64, i64, double, T*, T*, T*);     \
+  template void layer_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, i64,  \
+                                       i64, T*, T*, T*);                                       \
+  template void rms_norm<T>(const T*, const T*, i64, i64, double, T*, T*);                     \
+  template void rms_norm_backward<T>(const T*, const T*, const T*, const T*, i64, i64, T*,     \
+                                     T*);                                                      \
+  template void lstm_cell<T>(const T*, const T*, i64, i64, T*, T*, T*);                        \
+  template void lstm_cell_backward<T>(const T*, const T*, const T*, const T*, const T*, i64,   \
+                                      i64, T*, T*);                                            \
+  template void rope<T>(const T*, const T*, const T*, i64, i64, i64, i64, bool, bool, T*);
+
+SX_INSTANCES(float)
+SX_INSTANCES(double)
+
+}  // namespace sx
