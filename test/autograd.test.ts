@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as s from '../src/index.js';
-import { assertClose } from './helpers.js';
+import { assertClose, describeEachBackend } from './helpers.js';
 
 describe('autograd', () => {
   test('gradients accumulate across backward calls and over shared uses', () => {
@@ -81,7 +81,7 @@ describe('autograd', () => {
   });
 });
 
-describe('errors name the op, the shapes and the fix', () => {
+describeEachBackend('errors name the op, the shapes and the fix', () => {
   test('broadcasting mismatch', () => {
     assert.throws(
       () => s.add(s.zeros([2, 3]), s.zeros([4])),
