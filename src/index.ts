@@ -24,3 +24,4 @@ export * from './tensor/ops/shape.js';
 export { bernoulliMask, Generator, rand, randint, randn } from './tensor/random.js';
 export { greedy, type SampleOptions, sampleNext } from './tensor/sampling.js';
 export { type GradHook, isGradEnabled, noGrad, Tensor } from './tensor/tensor.js';
+export * from './io/index.js';
