@@ -1,0 +1,50 @@
+/**
+ * sextant's models: the shared transformer engine and the configurable transformer, GPT-2, the
+ * LSTM language model, the MLP, generation and activation caching.
+ */
+export { type CausalLM, type GenerateOptions, type GenerateResult, generate } from './generate.js';
+export {
+  GPT2,
+  GPT2_SMALL,
+  type GPT2Config,
+  type GPT2Options,
+  gpt2CheckpointName,
+  gpt2Spec,
+} from './gpt2.js';
+export {
+  detachState,
+  type LSTMConfig,
+  type LSTMInit,
+  LSTMLayer,
+  LSTMLM,
+  type LSTMState,
+  type ResolvedLSTMConfig,
+  resolveLSTMConfig,
+} from './lstm-lm.js';
+export {
+  DenseLayer,
+  MLP,
+  type MLPConfig,
+  type ResolvedMLPConfig,
+  resolveMLPConfig,
+} from './mlp.js';
+export {
+  HookNameError,
+  type RunWithCacheResult,
+  runWithCache,
+  summariseHookNames,
+} from './run-with-cache.js';
+export {
+  ConfigError,
+  ConfigurableTransformer,
+  type LMForwardOptions,
+  type ParameterCounts,
+  type PositionKind,
+  type ResolvedTransformerConfig,
+  resolveTransformerConfig,
+  type TransformerConfig,
+  type TransformerInit,
+  TransformerLM,
+  type TransformerSpec,
+  transformerSpec,
+} from './transformer.js';
