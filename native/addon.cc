@@ -71,7 +71,8 @@ napi_value k_copy(Args& a) {
   const SView dst = strided(a, 3, "dst.data", shape);
   a.same(dst.data, src.data, 3, "dst.data");
   copy_strided(src.data.dt == DT::f64 ? 8 : 4, src.data.data, src.offset, src.strides,
-               dst.data.data, dst.offset, dst.strides, shape.as<i32>(), static_cast<int>(shape.len));
+               dst.data.data, dst.offset, dst.strides, shape.as<i32>(),
+               static_cast<int>(shape.len));
   return nullptr;
 }
 
@@ -152,7 +153,8 @@ napi_value k_where(Args& a) {
   a.same(out, x.data, 9, "out");
   a.need(out, total, 9, "out");
   const int r = static_cast<int>(shape.len);
-  SX_ANY(out.dt, where<T>(c.view<i32>(), x.view<T>(), y.view<T>(), out.as<T>(), shape.as<i32>(), r));
+  SX_ANY(out.dt,
+         where<T>(c.view<i32>(), x.view<T>(), y.view<T>(), out.as<T>(), shape.as<i32>(), r));
   return nullptr;
 }
 

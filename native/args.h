@@ -60,11 +60,11 @@ struct Args {
   Arr array(int i, const char* name, bool allowInt = true, bool allowNull = false) const {
     Arr a;
     if (allowNull && is_null(i)) return a;
-    bool ok = false;
-    napi_is_typedarray(env, argv[i], &ok);
-    napi_typedarray_type t;
+    napi_typedarray_type t = napi_int8_array;
     size_t len = 0;
-    if (ok) napi_get_typedarray_info(env, argv[i], &t, &len, &a.data, nullptr, nullptr);
+    // Fails (napi_invalid_arg) for anything that is not a typed array: one call, not two.
+    const bool ok = napi_get_typedarray_info(env, argv[i], &t, &len, &a.data, nullptr, nullptr) ==
+                    napi_ok;
     if (ok && t == napi_float32_array) a.dt = DT::f32;
     else if (ok && t == napi_float64_array) a.dt = DT::f64;
     else if (ok && t == napi_int32_array && allowInt) a.dt = DT::i32;
@@ -85,7 +85,8 @@ struct Args {
 
   double number(int i, const char* name) const {
     double v;
-    if (napi_get_value_double(env, argv[i], &v) != napi_ok) fail(false, i, name, "must be a number");
+    if (napi_get_value_double(env, argv[i], &v) != napi_ok)
+      fail(false, i, name, "must be a number");
     return v;
   }
   // A whole number in [lo, 2^53].
@@ -124,7 +125,8 @@ struct Args {
 inline i64 mul(const Args& a, std::initializer_list<i64> xs) {
   i64 p = 1;
   for (i64 x : xs)
-    if (__builtin_mul_overflow(p, x, &p)) throw ArgError{true, std::string(a.fn) + ": size overflow"};
+    if (__builtin_mul_overflow(p, x, &p))
+      throw ArgError{true, std::string(a.fn) + ": size overflow"};
   return p;
 }
 

@@ -52,7 +52,7 @@ void attention(const AttnShape& s, const T* q, AttnView qv, const T* k, AttnView
         double sum = 0;
         for (i64 j = 0; j < s.S; ++j) {
           const bool ok = any && j <= last && (!mask || mask[j] != 0);
-          const T e = ok ? static_cast<T>(std::exp(row[j] - m)) : T(0);
+          const T e = ok ? exp_t(row[j] - m) : T(0);
           row[j] = e;
           sum += e;
         }

@@ -1,6 +1,6 @@
-// Elementwise kernels: fill, copy, unary (+ backward), binary, affine, compare, where.
-// Each op is a small struct with a static `f`, and loops are templated on it so the compiler
-// sees straight-line arithmetic it can vectorise (no per-element dispatch).
+// Elementwise kernels: fill, copy, binary, affine, compare, where (unary ops are in
+// simd_kernels.inc). Each op is a small struct with a static `f`, and loops are templated on it
+// so the compiler sees straight-line arithmetic it can vectorise (no per-element dispatch).
 #include <cmath>
 #include <cstring>
 
@@ -59,138 +59,6 @@ void copy_strided(int bytes, const void* src, i64 srcOffset, const i32* srcStrid
   else
     copy_typed(static_cast<const std::uint64_t*>(src), srcOffset, srcStrides,
                static_cast<std::uint64_t*>(dst), dstOffset, dstStrides, shape, rank);
-}
-
-// ---- unary ops (forward f(x); backward g(x, y, dy))
-namespace u {
-constexpr double kSqrtHalf = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
-constexpr double kSqrt2OverPi = 0.79788456080286535588;
-constexpr double kGeluC = 0.044715;
-
-template <typename T>
-inline T sigmoid(T x) {
-  // Split on the sign so exp never overflows into inf/inf.
-  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-  const T e = std::exp(x);
-  return e / (T(1) + e);
-}
-
-struct Neg {
-  template <typename T> static T f(T x) { return -x; }
-  template <typename T> static T g(T, T, T dy) { return -dy; }
-};
-struct Exp {
-  template <typename T> static T f(T x) { return std::exp(x); }
-  template <typename T> static T g(T, T y, T dy) { return dy * y; }
-};
-struct Log {
-  template <typename T> static T f(T x) { return std::log(x); }
-  template <typename T> static T g(T x, T, T dy) { return dy / x; }
-};
-struct Sqrt {
-  template <typename T> static T f(T x) { return std::sqrt(x); }
-  template <typename T> static T g(T, T y, T dy) { return dy * T(0.5) / y; }
-};
-struct Rsqrt {
-  template <typename T> static T f(T x) { return T(1) / std::sqrt(x); }
-  template <typename T> static T g(T, T y, T dy) { return dy * T(-0.5) * y * y * y; }
-};
-struct Abs {
-  template <typename T> static T f(T x) { return std::fabs(x); }
-  template <typename T> static T g(T x, T, T dy) {
-    return x > T(0) ? dy : (x < T(0) ? -dy : T(0));
-  }
-};
-struct Tanh {
-  template <typename T> static T f(T x) { return std::tanh(x); }
-  template <typename T> static T g(T, T y, T dy) { return dy * (T(1) - y * y); }
-};
-struct Sigmoid {
-  template <typename T> static T f(T x) { return sigmoid(x); }
-  template <typename T> static T g(T, T y, T dy) { return dy * y * (T(1) - y); }
-};
-struct Relu {
-  // x > 0 ? x : 0 would turn NaN into 0; PyTorch keeps NaN.
-  template <typename T> static T f(T x) { return x < T(0) ? T(0) : x; }
-  template <typename T> static T g(T x, T, T dy) { return x > T(0) ? dy : T(0); }
-};
-struct Gelu {
-  template <typename T> static T f(T x) {
-    return T(0.5 * x * (1.0 + std::erf(x * kSqrtHalf)));
-  }
-  template <typename T> static T g(T x, T, T dy) {
-    const double xd = x;
-    const double cdf = 0.5 * (1.0 + std::erf(xd * kSqrtHalf));
-    const double pdf = kInvSqrt2Pi * std::exp(-0.5 * xd * xd);
-    return T(dy * (cdf + xd * pdf));
-  }
-};
-struct GeluTanh {
-  template <typename T> static T f(T x) {
-    const T t = std::tanh(T(kSqrt2OverPi) * (x + T(kGeluC) * x * x * x));
-    return T(0.5) * x * (T(1) + t);
-  }
-  template <typename T> static T g(T x, T, T dy) {
-    const T t = std::tanh(T(kSqrt2OverPi) * (x + T(kGeluC) * x * x * x));
-    const T dt = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluC) * x * x);
-    return dy * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * dt);
-  }
-};
-struct Silu {
-  template <typename T> static T f(T x) { return x * sigmoid(x); }
-  template <typename T> static T g(T x, T, T dy) {
-    const T s = sigmoid(x);
-    return dy * s * (T(1) + x * (T(1) - s));
-  }
-};
-struct Square {
-  template <typename T> static T f(T x) { return x * x; }
-  template <typename T> static T g(T x, T, T dy) { return dy * T(2) * x; }
-};
-}  // namespace u
-
-template <typename Op, typename T>
-void unary_loop(const T* x, T* out, i64 n) {
-  parallel_for(n, kElementwiseGrain, [&](i64 b, i64 e) {
-    for (i64 i = b; i < e; ++i) out[i] = Op::f(x[i]);
-  });
-}
-
-template <typename Op, typename T>
-void unary_back_loop(const T* x, const T* y, const T* dy, T* dx, i64 n) {
-  parallel_for(n, kElementwiseGrain, [&](i64 b, i64 e) {
-    for (i64 i = b; i < e; ++i) dx[i] = Op::g(x[i], y[i], dy[i]);
-  });
-}
-
-#define SX_UNARY_CASES(CALL)          \
-  case kNeg: CALL(u::Neg); break;           \
-  case kExp: CALL(u::Exp); break;           \
-  case kLog: CALL(u::Log); break;           \
-  case kSqrt: CALL(u::Sqrt); break;         \
-  case kRsqrt: CALL(u::Rsqrt); break;       \
-  case kAbs: CALL(u::Abs); break;           \
-  case kTanh: CALL(u::Tanh); break;         \
-  case kSigmoid: CALL(u::Sigmoid); break;   \
-  case kRelu: CALL(u::Relu); break;         \
-  case kGelu: CALL(u::Gelu); break;         \
-  case kGeluTanh: CALL(u::GeluTanh); break; \
-  case kSilu: CALL(u::Silu); break;         \
-  case kSquare: CALL(u::Square); break;
-
-template <typename T>
-void unary(int op, const T* x, T* out, i64 n) {
-#define SX_CALL(OP) unary_loop<OP>(x, out, n)
-  switch (op) { SX_UNARY_CASES(SX_CALL) default: break; }
-#undef SX_CALL
-}
-
-template <typename T>
-void unary_backward(int op, const T* x, const T* y, const T* dy, T* dx, i64 n) {
-#define SX_CALL(OP) unary_back_loop<OP>(x, y, dy, dx, n)
-  switch (op) { SX_UNARY_CASES(SX_CALL) default: break; }
-#undef SX_CALL
 }
 
 // ---- binary ops; int32 computes through double (JS number semantics) and wraps on store.
@@ -320,10 +188,7 @@ void where(View<i32> cond, View<T> a, View<T> bv, T* out, const i32* shape, int 
   });
 }
 
-#define SX_FLOAT_INSTANCES(T)                                                          \
-  template void unary<T>(int, const T*, T*, i64);                                      \
-  template void unary_backward<T>(int, const T*, const T*, const T*, T*, i64);         \
-  template void affine<T>(const T*, double, double, T*, i64);
+#define SX_FLOAT_INSTANCES(T) template void affine<T>(const T*, double, double, T*, i64);
 #define SX_ANY_INSTANCES(T)                                                            \
   template void fill<T>(T*, i64, double);                                              \
   template void binary<T>(int, View<T>, View<T>, T*, const i32*, int);                 \

@@ -1,10 +1,12 @@
 // GEMM dispatch: OpenBLAS (SEXTANT_HAVE_OPENBLAS) or the built-in kernel of gemm_kernel.inc,
-// compiled twice (baseline x86-64 and AVX2+FMA) and chosen once at run time.
+// compiled once per instruction set (baseline x86-64, AVX2+FMA, AVX-512) and chosen at run time.
 #include "gemm.h"
 
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
+#include "cpu.h"
 #include "threadpool.h"
 
 #ifdef SEXTANT_HAVE_OPENBLAS
@@ -15,34 +17,41 @@ extern "C" void openblas_set_num_threads(int num_threads);
 namespace sx {
 namespace {
 
+// Tile sizes: 2 vectors wide, MR rows, so MR * 2 accumulators plus the operands fit in the
+// register file (16 registers for SSE2/AVX2, 32 for AVX-512).
 namespace isa_generic {
 #define SX_VBYTES 16
+#define SX_MR 6
 #include "gemm_kernel.inc"
 #undef SX_VBYTES
+#undef SX_MR
 }  // namespace isa_generic
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SX_HAVE_AVX2_KERNEL 1
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#ifdef SX_MULTI_ISA
+#define SX_HAVE_AVX2_KERNEL 1  // and the AVX-512 one
+SX_TARGET_BEGIN("avx2,fma")
 namespace isa_avx2 {
 #define SX_VBYTES 32
+#define SX_MR 6
 #include "gemm_kernel.inc"
 #undef SX_VBYTES
+#undef SX_MR
 }  // namespace isa_avx2
-#pragma GCC pop_options
+SX_TARGET_END
+SX_TARGET_BEGIN("avx512f,avx2,fma")
+namespace isa_avx512 {
+#define SX_VBYTES 64
+#define SX_MR 14
+#include "gemm_kernel.inc"
+#undef SX_VBYTES
+#undef SX_MR
+}  // namespace isa_avx512
+SX_TARGET_END
 #endif
 
-bool cpu_has_avx2() {
-#ifdef SX_HAVE_AVX2_KERNEL
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-#else
-  return false;
-#endif
-}
+Isa isa() { return cpu_isa(); }  // SEXTANT_ISA=generic|avx2 caps it (cpu.h)
 
-// Per-thread packing buffers, large enough for either instruction set's blocking.
+// Per-thread packing buffers, large enough for every instruction set's blocking.
 template <typename T>
 struct Scratch {
   T* a = nullptr;
@@ -50,11 +59,16 @@ struct Scratch {
   Scratch() {
     i64 as = isa_generic::Blocking<T>::A_SIZE, bs = isa_generic::Blocking<T>::B_SIZE;
 #ifdef SX_HAVE_AVX2_KERNEL
-    if (isa_avx2::Blocking<T>::A_SIZE > as) as = isa_avx2::Blocking<T>::A_SIZE;
-    if (isa_avx2::Blocking<T>::B_SIZE > bs) bs = isa_avx2::Blocking<T>::B_SIZE;
+    const i64 sizes[2][2] = {{isa_avx2::Blocking<T>::A_SIZE, isa_avx2::Blocking<T>::B_SIZE},
+                             {isa_avx512::Blocking<T>::A_SIZE, isa_avx512::Blocking<T>::B_SIZE}};
+    for (const auto& s : sizes) {
+      if (s[0] > as) as = s[0];
+      if (s[1] > bs) bs = s[1];
+    }
 #endif
     a = static_cast<T*>(std::aligned_alloc(64, ceil_div(as * sizeof(T), 64) * 64));
     b = static_cast<T*>(std::aligned_alloc(64, ceil_div(bs * sizeof(T), 64) * 64));
+    if (!a || !b) throw std::bad_alloc();
   }
   ~Scratch() {
     std::free(a);
@@ -72,7 +86,9 @@ void blocked(bool ta, bool tb, i64 M, i64 N, i64 K, const float* A, i64 lda, con
              i64 ldb, float* C, i64 ldc, bool acc) {
   Scratch<float>& s = scratch<float>();
 #ifdef SX_HAVE_AVX2_KERNEL
-  if (cpu_has_avx2())
+  if (isa() == Isa::avx512)
+    return isa_avx512::gemm_f32(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, s.a, s.b);
+  if (isa() == Isa::avx2)
     return isa_avx2::gemm_f32(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, s.a, s.b);
 #endif
   isa_generic::gemm_f32(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, s.a, s.b);
@@ -82,10 +98,59 @@ void blocked(bool ta, bool tb, i64 M, i64 N, i64 K, const double* A, i64 lda, co
              i64 ldb, double* C, i64 ldc, bool acc) {
   Scratch<double>& s = scratch<double>();
 #ifdef SX_HAVE_AVX2_KERNEL
-  if (cpu_has_avx2())
+  if (isa() == Isa::avx512)
+    return isa_avx512::gemm_f64(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, s.a, s.b);
+  if (isa() == Isa::avx2)
     return isa_avx2::gemm_f64(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, s.a, s.b);
 #endif
   isa_generic::gemm_f64(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, s.a, s.b);
+}
+
+// Register-tile rows and columns of the kernel in use: parallel splits fall on tile boundaries.
+template <typename T>
+void tile(i64* mr, i64* nr) {
+#ifdef SX_HAVE_AVX2_KERNEL
+  if (isa() == Isa::avx512) {
+    *mr = isa_avx512::Tile<T>::MR;
+    *nr = isa_avx512::Tile<T>::NR;
+    return;
+  }
+  if (isa() == Isa::avx2) {
+    *mr = isa_avx2::Tile<T>::MR;
+    *nr = isa_avx2::Tile<T>::NR;
+    return;
+  }
+#endif
+  *mr = isa_generic::Tile<T>::MR;
+  *nr = isa_generic::Tile<T>::NR;
+}
+
+// Products this small are dominated by packing and dispatch costs: plain loops win. Rows of
+// op(B) are contiguous unless transB, so the untransposed case streams whole rows of C.
+constexpr i64 kSmallGemm = 16 * 16 * 16;
+
+template <typename T>
+void small_gemm(bool ta, bool tb, i64 M, i64 N, i64 K, const T* A, i64 lda, const T* B, i64 ldb,
+                T* C, i64 ldc, bool acc) {
+  for (i64 i = 0; i < M; ++i) {
+    T* c = C + i * ldc;
+    if (!tb) {
+      if (!acc)
+        for (i64 j = 0; j < N; ++j) c[j] = T(0);
+      for (i64 p = 0; p < K; ++p) {
+        const T a = ta ? A[p * lda + i] : A[i * lda + p];
+        const T* b = B + p * ldb;
+        for (i64 j = 0; j < N; ++j) c[j] += a * b[j];
+      }
+    } else {
+      for (i64 j = 0; j < N; ++j) {
+        const T* b = B + j * ldb;
+        T s = T(0);
+        for (i64 p = 0; p < K; ++p) s += (ta ? A[p * lda + i] : A[i * lda + p]) * b[p];
+        c[j] = acc ? c[j] + s : s;
+      }
+    }
+  }
 }
 
 template <typename T>
@@ -108,8 +173,10 @@ void builtin_parallel(bool ta, bool tb, i64 M, i64 N, i64 K, const T* A, i64 lda
   }
   // Split C into row blocks (or column blocks when it is short and wide); each block keeps the
   // full K loop, so every element is summed in the same order whatever the thread count.
+  i64 mr, nr;
+  tile<T>(&mr, &nr);
   if (M >= N || M >= 64) {
-    const i64 unit = 24;  // multiple of every MR, keeps the split on micro-tile boundaries
+    const i64 unit = mr;
     const i64 units = ceil_div(M, unit);
     parallel_for(units, 1, [&](i64 u0, i64 u1) {
       const i64 i0 = u0 * unit, i1 = u1 * unit < M ? u1 * unit : M;
@@ -117,7 +184,7 @@ void builtin_parallel(bool ta, bool tb, i64 M, i64 N, i64 K, const T* A, i64 lda
       blocked(ta, tb, i1 - i0, N, K, a, lda, B, ldb, C + i0 * ldc, ldc, acc);
     });
   } else {
-    const i64 unit = 32;
+    const i64 unit = nr;
     const i64 units = ceil_div(N, unit);
     parallel_for(units, 1, [&](i64 u0, i64 u1) {
       const i64 j0 = u0 * unit, j1 = u1 * unit < N ? u1 * unit : N;
@@ -147,6 +214,8 @@ void gemm_serial(bool transA, bool transB, i64 M, i64 N, i64 K, const T* A, i64 
                  i64 ldb, T* C, i64 ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) return zero_or_keep(M, N, C, ldc, accumulate);
+  if (M * N * K <= kSmallGemm)
+    return small_gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
   blocked(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
@@ -155,6 +224,8 @@ void gemm(bool transA, bool transB, i64 M, i64 N, i64 K, const T* A, i64 lda, co
           T* C, i64 ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) return zero_or_keep(M, N, C, ldc, accumulate);
+  if (M * N * K <= kSmallGemm)
+    return small_gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 #ifdef SEXTANT_HAVE_OPENBLAS
   // Inside a pool job OpenBLAS would start its own threads on top of ours.
   if (!pool_in_job()) {
@@ -201,7 +272,7 @@ void blas_set_threads(int n) {
 #endif
 }
 
-const char* gemm_isa() { return cpu_has_avx2() ? "avx2" : "generic"; }
+const char* gemm_isa() { return isa_name(isa()); }
 
 template void gemm<float>(bool, bool, i64, i64, i64, const float*, i64, const float*, i64, float*,
                           i64, bool);

@@ -25,7 +25,7 @@ void matmul(const T* a, const T* b, T* out, i64 batch, i64 M, i64 N, i64 K, bool
 
 const char* blas_name();  // "openblas" or "builtin"
 void blas_set_threads(int n);
-// Which built-in micro-kernel runs on this CPU: "avx2" or "generic" (for diagnostics).
+// Which built-in micro-kernel runs on this CPU: "avx512", "avx2" or "generic" (for diagnostics).
 const char* gemm_isa();
 
 }  // namespace sx

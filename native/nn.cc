@@ -1,4 +1,5 @@
-// Row-wise neural-network kernels: softmax, cross-entropy, layer/RMS norm, LSTM cell, RoPE.
+// Row-wise neural-network kernels: layer/RMS norm, LSTM cell, RoPE (softmax and cross-entropy
+// are in simd_kernels.inc).
 // Row statistics are accumulated in double (as the JS reference does); rows are split across
 // threads, and the column sums of the norm backward passes use a fixed row grouping, so results
 // never depend on the thread count.
@@ -17,17 +18,6 @@ void for_rows(i64 rows, i64 cols, const F& fn) {
   parallel_for(rows, ceil_div(kRowsWork, cols + 1), [&](i64 r0, i64 r1) {
     for (i64 r = r0; r < r1; ++r) fn(r);
   });
-}
-
-template <typename T>
-inline T row_max(const T* x, i64 n) {
-  T m = -std::numeric_limits<T>::infinity();
-  bool nan = false;
-  for (i64 i = 0; i < n; ++i) {
-    nan |= x[i] != x[i];
-    m = x[i] > m ? x[i] : m;
-  }
-  return nan ? std::numeric_limits<T>::quiet_NaN() : m;
 }
 
 // sum over rows r of f(r, c) for every column c, added into out[c] (out may be null: no-op).
@@ -55,96 +45,6 @@ void column_sums(i64 rows, i64 C, T* out, const F& f) {
 }
 
 }  // namespace
-
-template <typename T>
-void softmax(const T* x, i64 rows, i64 cols, bool log, T* out) {
-  for_rows(rows, cols, [&](i64 r) {
-    const T* xr = x + r * cols;
-    T* o = out + r * cols;
-    const T m = row_max(xr, cols);
-    double sum = 0;
-    if (log) {
-      for (i64 i = 0; i < cols; ++i) sum += std::exp(xr[i] - m);
-      const T lse = static_cast<T>(m + std::log(sum));
-      for (i64 i = 0; i < cols; ++i) o[i] = xr[i] - lse;
-    } else {
-      for (i64 i = 0; i < cols; ++i) {
-        const T e = std::exp(xr[i] - m);
-        o[i] = e;
-        sum += e;
-      }
-      const T inv = static_cast<T>(1.0 / sum);
-      for (i64 i = 0; i < cols; ++i) o[i] *= inv;
-    }
-  });
-}
-
-template <typename T>
-void softmax_backward(const T* y, const T* dy, i64 rows, i64 cols, bool log, T* dx) {
-  for_rows(rows, cols, [&](i64 r) {
-    const T* yr = y + r * cols;
-    const T* g = dy + r * cols;
-    T* d = dx + r * cols;
-    double s = 0;
-    if (log) {
-      // dx = dy - softmax * sum(dy)
-      for (i64 i = 0; i < cols; ++i) s += g[i];
-      for (i64 i = 0; i < cols; ++i) d[i] = static_cast<T>(g[i] - std::exp(yr[i]) * s);
-    } else {
-      // dx = y * (dy - sum(dy * y))
-      for (i64 i = 0; i < cols; ++i) s += double(g[i]) * yr[i];
-      const T st = static_cast<T>(s);
-      for (i64 i = 0; i < cols; ++i) d[i] = yr[i] * (g[i] - st);
-    }
-  });
-}
-
-template <typename T>
-i64 cross_entropy(const T* logits, const i32* targets, i64 rows, i64 V, i64 ignoreIndex,
-                  double smoothing, T* losses, T* lse) {
-  for (i64 r = 0; r < rows; ++r) {
-    const i64 t = targets[r];
-    if (t != ignoreIndex && (t < 0 || t >= V)) return r;
-  }
-  for_rows(rows, V, [&](i64 r) {
-    const T* x = logits + r * V;
-    const T m = row_max(x, V);
-    double sum = 0, total = 0;
-    for (i64 i = 0; i < V; ++i) {
-      sum += std::exp(x[i] - m);
-      total += x[i];
-    }
-    const double l = double(m) + std::log(sum);
-    lse[r] = static_cast<T>(l);
-    const i64 t = targets[r];
-    if (t == ignoreIndex) {
-      losses[r] = T(0);
-      return;
-    }
-    const double mean = V > 0 ? total / double(V) : 0.0;
-    losses[r] = static_cast<T>((1 - smoothing) * (l - x[t]) + smoothing * (l - mean));
-  });
-  return -1;
-}
-
-template <typename T>
-void cross_entropy_backward(const T* logits, const i32* targets, const T* lse, i64 rows, i64 V,
-                            i64 ignoreIndex, double smoothing, const T* rowScale, T* dlogits) {
-  for_rows(rows, V, [&](i64 r) {
-    T* d = dlogits + r * V;
-    const i64 t = targets[r];
-    if (t == ignoreIndex) {
-      for (i64 i = 0; i < V; ++i) d[i] = T(0);
-      return;
-    }
-    const T* x = logits + r * V;
-    const T l = lse[r];
-    const T s = rowScale[r];
-    const T off = static_cast<T>(smoothing / double(V));
-    for (i64 i = 0; i < V; ++i) d[i] = s * (std::exp(x[i] - l) - off);
-    d[t] -= static_cast<T>(double(s) * (1 - smoothing));
-  });
-}
 
 template <typename T>
 void layer_norm(const T* x, const T* gamma, const T* beta, i64 rows, i64 C, double eps, T* y,
@@ -254,9 +154,10 @@ void rms_norm_backward(const T* x, const T* gamma, const T* rstd, const T* dy, i
 
 template <typename T>
 inline T sigm(T x) {
-  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-  const T e = std::exp(x);
-  return e / (T(1) + e);
+  // Branch-free (exp(-|x|) cannot overflow) so the gate loops vectorise.
+  const T e = exp_t(-std::fabs(x));
+  const T inv = T(1) / (T(1) + e);
+  return x >= T(0) ? inv : e * inv;
 }
 
 template <typename T>
@@ -265,7 +166,7 @@ void lstm_cell(const T* gates, const T* cPrev, i64 B, i64 H, T* h, T* c, T* act)
     const T* g = gates + b * 4 * H;
     T* a = act + b * 4 * H;
     for (i64 j = 0; j < H; ++j) {
-      const T ig = sigm(g[j]), fg = sigm(g[H + j]), gg = std::tanh(g[2 * H + j]),
+      const T ig = sigm(g[j]), fg = sigm(g[H + j]), gg = tanh_t(g[2 * H + j]),
               og = sigm(g[3 * H + j]);
       a[j] = ig;
       a[H + j] = fg;
@@ -273,7 +174,7 @@ void lstm_cell(const T* gates, const T* cPrev, i64 B, i64 H, T* h, T* c, T* act)
       a[3 * H + j] = og;
       const T cn = fg * cPrev[b * H + j] + ig * gg;
       c[b * H + j] = cn;
-      h[b * H + j] = og * std::tanh(cn);
+      h[b * H + j] = og * tanh_t(cn);
     }
   });
 }
@@ -287,7 +188,7 @@ void lstm_cell_backward(const T* act, const T* cPrev, const T* c, const T* dh, c
     for (i64 j = 0; j < H; ++j) {
       const i64 k = b * H + j;
       const T ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
-      const T tc = std::tanh(c[k]);
+      const T tc = tanh_t(c[k]);
       const T dct = dc[k] + dh[k] * og * (T(1) - tc * tc);
       dg[j] = dct * gg * ig * (T(1) - ig);
       dg[H + j] = dct * cPrev[k] * fg * (T(1) - fg);
@@ -319,11 +220,6 @@ void rope(const T* x, const T* cos, const T* sin, i64 B, i64 H, i64 T_, i64 D, b
 }
 
 #define SX_INSTANCES(T)                                                                        \
-  template void softmax<T>(const T*, i64, i64, bool, T*);                                      \
-  template void softmax_backward<T>(const T*, const T*, i64, i64, bool, T*);                   \
-  template i64 cross_entropy<T>(const T*, const i32*, i64, i64, i64, double, T*, T*);          \
-  template void cross_entropy_backward<T>(const T*, const i32*, const T*, i64, i64, i64,       \
-                                          double, const T*, T*);                               \
   template void layer_norm<T>(const T*, const T*, const T*, i64, i64, double, T*, T*, T*);     \
   template void layer_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, i64,  \
                                        i64, T*, T*, T*);                                       \

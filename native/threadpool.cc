@@ -1,5 +1,5 @@
-// Thread pool implementation: one slot per worker, each with its own job sequence number, so a
-// job only wakes the workers it needs and the caller knows exactly whom to wait for.
+// Thread pool implementation: each worker has its own wake-up word, so a job only wakes the
+// workers it needs; tasks are then claimed from one epoch-tagged counter.
 #include "threadpool.h"
 
 #include <algorithm>
@@ -35,7 +35,6 @@ struct Worker {
   std::mutex mu;
   std::condition_variable cv;
   std::thread thread;
-  int index = 0;  // task index this worker runs (1..)
 };
 
 class Pool {
@@ -66,7 +65,6 @@ class Pool {
     }
     while (threads() < n) {
       auto w = std::make_unique<Worker>();
-      w->index = threads();
       Worker* raw = w.get();
       w->thread = std::thread([this, raw] { loop(raw); });
       workers_.push_back(std::move(w));
@@ -75,28 +73,31 @@ class Pool {
 
   void run(int ntasks, void (*call)(void*, int), void* ctx) {
     std::unique_lock<std::mutex> own(owner_, std::try_to_lock);
-    if (!own.owns_lock() || t_in_job || ntasks <= 1) {
+    if (!own.owns_lock() || t_in_job || ntasks <= 1 || ntasks > 0xffff) {
       for (int t = 0; t < ntasks; ++t) call(ctx, t);
       return;
     }
-    ntasks = std::min(ntasks, threads());
-    call_ = call;
-    ctx_ = ctx;
+    std::uint64_t epoch;
+    do epoch = ++epoch_ & 0xffffffffu;  // 32-bit tag; 0 is a worker's "nothing seen yet"
+    while (epoch == 0);
+    call_.store(call, std::memory_order_relaxed);
+    ctx_.store(ctx, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
-    const int helpers = ntasks - 1;
+    claim_.store(epoch << 32 | std::uint64_t(ntasks) << 16, std::memory_order_release);
+    const int helpers = std::min(ntasks, threads()) - 1;
     for (int i = 0; i < helpers; ++i) {
       Worker* w = workers_[i].get();
-      w->seq.fetch_add(1, std::memory_order_seq_cst);
+      w->seq.store(epoch, std::memory_order_seq_cst);
       if (w->sleeping.load(std::memory_order_seq_cst)) {
         std::lock_guard<std::mutex> lk(w->mu);
         w->cv.notify_one();
       }
     }
     t_in_job = true;
-    call(ctx, 0);
+    work(epoch);
     t_in_job = false;
     int spins = 0;
-    while (done_.load(std::memory_order_acquire) < helpers) {
+    while (done_.load(std::memory_order_acquire) < ntasks) {
       if (++spins < 20000) {
         SX_PAUSE();
       } else {
@@ -106,6 +107,24 @@ class Pool {
   }
 
  private:
+  // Claims and runs tasks of job `epoch` until none are left. Tasks are claimed dynamically, so
+  // a worker the OS has not scheduled yet simply gets fewer (the caller takes them); which
+  // thread runs a task never changes what the task computes.
+  void work(std::uint64_t epoch) {
+    std::uint64_t v = claim_.load(std::memory_order_acquire);
+    for (;;) {
+      // Epoch and task count live in the claim word itself, so a worker that wakes after its
+      // job is over sees a foreign epoch and stops, whatever else is being published.
+      const std::uint64_t next = v & 0xffffu, ntasks = (v >> 16) & 0xffffu;
+      if ((v >> 32) != epoch || next >= ntasks) return;
+      if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
+      // Holding an unfinished task of this job pins call_/ctx_: the next job cannot start.
+      call_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), int(next));
+      done_.fetch_add(1, std::memory_order_release);
+      v = claim_.load(std::memory_order_acquire);
+    }
+  }
+
   void loop(Worker* w) {
     t_in_job = true;  // anything a worker calls is nested work: keep it serial
     std::uint64_t seen = 0;
@@ -129,16 +148,19 @@ class Pool {
       }
       if (w->stop.load()) return;
       seen = s;
-      call_(ctx_, w->index);
-      done_.fetch_add(1, std::memory_order_release);
+      work(s);
     }
   }
 
   std::mutex owner_;  // held by the thread running a job (or resizing)
   std::vector<std::unique_ptr<Worker>> workers_;
-  void (*call_)(void*, int) = nullptr;
-  void* ctx_ = nullptr;
-  std::atomic<int> done_{0};
+  // Current job. Atomics because a worker that wakes late may read them while the next job is
+  // being published; its claim then fails on the epoch tag and it runs nothing.
+  std::uint64_t epoch_ = 0;
+  std::atomic<void (*)(void*, int)> call_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
+  std::atomic<std::uint64_t> claim_{0};  // epoch << 32 | ntasks << 16 | next unclaimed task
+  std::atomic<int> done_{0};             // tasks of the current job finished
 };
 
 // Never destroyed: at process exit the workers simply stop existing, which avoids joining

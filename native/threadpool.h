@@ -2,17 +2,18 @@
 //
 // Work is split statically: chunk c of a job always covers the same index range for a given
 // thread count, and every output element is written by exactly one chunk, so results do not
-// depend on scheduling. Workers spin briefly after a job (the engine issues many small kernels
-// back to back) and then sleep on a condition variable.
+// depend on scheduling. Chunks are claimed dynamically (the caller takes part), so a worker the
+// OS is slow to schedule costs throughput, not a stall. Workers spin briefly after a job (the
+// engine issues many small kernels back to back) and then sleep on a condition variable.
 #pragma once
 
 #include <cstdint>
 
 namespace sx {
 
-// Runs `call(ctx, task)` for task in [0, ntasks); the calling thread runs task 0.
-// ntasks must not exceed pool_threads(). Runs everything inline when called from inside a job or
-// while another thread owns the pool (nested kernels, Node worker threads).
+// Runs `call(ctx, task)` for every task in [0, ntasks) on the caller and up to ntasks - 1 workers.
+// Runs everything inline when called from inside a job or while another thread owns the pool
+// (nested kernels, Node worker threads).
 void pool_run(int ntasks, void (*call)(void*, int), void* ctx);
 int pool_threads();
 void pool_set_threads(int n);

@@ -5,24 +5,26 @@ const SQRT1_2 = Math.SQRT1_2;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** Error function to double precision (Abramowitz-Stegun 7.1.26 is too coarse for gradchecks). */
+/**
+ * Error function to double precision. Below 3 it sums the series
+ * `erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n 2^n x^(2n+1) / (1*3*...*(2n+1))`, whose terms are all
+ * positive (no cancellation, unlike the Taylor series); above, a continued fraction for erfc.
+ */
 export function erf(x: number): number {
-  // Series for small |x|, continued fraction (Lentz) for the complement otherwise.
   const ax = Math.abs(x);
-  if (ax < 2.5) {
+  if (ax > 6) return Math.sign(x);
+  if (ax < 3) {
+    const x2 = x * x;
     let term = x;
     let sum = x;
-    const x2 = x * x;
     for (let n = 1; n < 200; n++) {
-      term *= -x2 / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+      term *= (2 * x2) / (2 * n + 1);
+      sum += term;
+      if (Math.abs(term) < 1e-17 * Math.abs(sum)) break;
     }
-    return (2 / Math.sqrt(Math.PI)) * sum;
+    return (2 / Math.sqrt(Math.PI)) * Math.exp(-x2) * sum;
   }
-  if (ax > 6) return Math.sign(x);
-  // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...))))
+  // erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))), by Lentz's method.
   let f = ax;
   let c = ax;
   let d = 0;

@@ -38,49 +38,195 @@ interface Addon {
   copy(sd: AnyArray, so: number, ss: I, dd: AnyArray, dO: number, ds: I, shape: I): void;
   unary(op: number, x: F, out: F): void;
   unaryBackward(op: number, x: F, y: F, dy: F, dx: F): void;
-  binary(op: number, ad: AnyArray, ao: number, as: I, bd: AnyArray, bo: number, bs: I,
-    out: AnyArray, shape: I): void;
+  binary(
+    op: number,
+    ad: AnyArray,
+    ao: number,
+    as: I,
+    bd: AnyArray,
+    bo: number,
+    bs: I,
+    out: AnyArray,
+    shape: I,
+  ): void;
   affine(x: F, scale: number, shift: number, out: F): void;
-  compare(op: number, ad: AnyArray, ao: number, as: I, bd: AnyArray, bo: number, bs: I, out: I,
-    shape: I): void;
-  where(cd: I, co: number, cs: I, ad: AnyArray, ao: number, as: I, bd: AnyArray, bo: number,
-    bs: I, out: AnyArray, shape: I): void;
+  compare(
+    op: number,
+    ad: AnyArray,
+    ao: number,
+    as: I,
+    bd: AnyArray,
+    bo: number,
+    bs: I,
+    out: I,
+    shape: I,
+  ): void;
+  where(
+    cd: I,
+    co: number,
+    cs: I,
+    ad: AnyArray,
+    ao: number,
+    as: I,
+    bd: AnyArray,
+    bo: number,
+    bs: I,
+    out: AnyArray,
+    shape: I,
+  ): void;
   reduce(op: number, x: F, outer: number, n: number, inner: number, out: F): void;
   argReduce(isMin: boolean, x: AnyArray, outer: number, n: number, inner: number, out: I): void;
   sumSquares(x: F): number;
-  indexSelect(x: AnyArray, outer: number, n: number, inner: number, index: I,
-    out: AnyArray): number;
+  indexSelect(
+    x: AnyArray,
+    outer: number,
+    n: number,
+    inner: number,
+    index: I,
+    out: AnyArray,
+  ): number;
   indexAdd(dy: F, outer: number, n: number, inner: number, index: I, dx: F): void;
-  gather(x: AnyArray, outer: number, n: number, inner: number, index: I, m: number,
-    out: AnyArray): number;
+  gather(
+    x: AnyArray,
+    outer: number,
+    n: number,
+    inner: number,
+    index: I,
+    m: number,
+    out: AnyArray,
+  ): number;
   scatterAdd(dy: F, outer: number, n: number, inner: number, index: I, m: number, dx: F): void;
-  matmul(a: F, b: F, out: F, batch: number, M: number, N: number, K: number, transA: boolean,
-    transB: boolean, aOffsets: I, bOffsets: I, accumulate: boolean): void;
+  matmul(
+    a: F,
+    b: F,
+    out: F,
+    batch: number,
+    M: number,
+    N: number,
+    K: number,
+    transA: boolean,
+    transB: boolean,
+    aOffsets: I,
+    bOffsets: I,
+    accumulate: boolean,
+  ): void;
   softmax(x: F, rows: number, cols: number, log: boolean, out: F): void;
   softmaxBackward(y: F, dy: F, rows: number, cols: number, log: boolean, dx: F): void;
-  crossEntropy(logits: F, targets: I, rows: number, V: number, ignoreIndex: number,
-    smoothing: number, losses: F, lse: F): number;
-  crossEntropyBackward(logits: F, targets: I, lse: F, rows: number, V: number,
-    ignoreIndex: number, smoothing: number, rowScale: F, dlogits: F): void;
-  layerNorm(x: F, gamma: F | null, beta: F | null, rows: number, C: number, eps: number, y: F,
-    mean: F, rstd: F): void;
-  layerNormBackward(x: F, gamma: F | null, mean: F, rstd: F, dy: F, rows: number, C: number,
-    dx: F, dgamma: F | null, dbeta: F | null): void;
+  crossEntropy(
+    logits: F,
+    targets: I,
+    rows: number,
+    V: number,
+    ignoreIndex: number,
+    smoothing: number,
+    losses: F,
+    lse: F,
+  ): number;
+  crossEntropyBackward(
+    logits: F,
+    targets: I,
+    lse: F,
+    rows: number,
+    V: number,
+    ignoreIndex: number,
+    smoothing: number,
+    rowScale: F,
+    dlogits: F,
+  ): void;
+  layerNorm(
+    x: F,
+    gamma: F | null,
+    beta: F | null,
+    rows: number,
+    C: number,
+    eps: number,
+    y: F,
+    mean: F,
+    rstd: F,
+  ): void;
+  layerNormBackward(
+    x: F,
+    gamma: F | null,
+    mean: F,
+    rstd: F,
+    dy: F,
+    rows: number,
+    C: number,
+    dx: F,
+    dgamma: F | null,
+    dbeta: F | null,
+  ): void;
   rmsNorm(x: F, gamma: F | null, rows: number, C: number, eps: number, y: F, rstd: F): void;
-  rmsNormBackward(x: F, gamma: F | null, rstd: F, dy: F, rows: number, C: number, dx: F,
-    dgamma: F | null): void;
+  rmsNormBackward(
+    x: F,
+    gamma: F | null,
+    rstd: F,
+    dy: F,
+    rows: number,
+    C: number,
+    dx: F,
+    dgamma: F | null,
+  ): void;
   attention(meta: Float64Array, q: F, k: F, v: F, out: F, probs: F, keyMask: I | null): void;
-  attentionBackward(meta: Float64Array, q: F, k: F, v: F, probs: F, dout: F, dq: F, dk: F,
-    dv: F): void;
+  attentionBackward(
+    meta: Float64Array,
+    q: F,
+    k: F,
+    v: F,
+    probs: F,
+    dout: F,
+    dq: F,
+    dk: F,
+    dv: F,
+  ): void;
   lstmCell(gates: F, cPrev: F, B: number, H: number, h: F, c: F, act: F): void;
-  lstmCellBackward(act: F, cPrev: F, c: F, dh: F, dc: F, B: number, H: number, dgates: F,
-    dcPrev: F): void;
-  rope(x: F, cos: F, sin: F, B: number, H: number, T: number, D: number, perBatch: boolean,
-    inverse: boolean, out: F): void;
-  adamStep(param: F, grad: F, m: F, v: F, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, decoupled: boolean, step: number): void;
-  sgdStep(param: F, grad: F, buf: F, lr: number, momentum: number, dampening: number,
-    nesterov: boolean, weightDecay: number, firstStep: boolean): void;
+  lstmCellBackward(
+    act: F,
+    cPrev: F,
+    c: F,
+    dh: F,
+    dc: F,
+    B: number,
+    H: number,
+    dgates: F,
+    dcPrev: F,
+  ): void;
+  rope(
+    x: F,
+    cos: F,
+    sin: F,
+    B: number,
+    H: number,
+    T: number,
+    D: number,
+    perBatch: boolean,
+    inverse: boolean,
+    out: F,
+  ): void;
+  adamStep(
+    param: F,
+    grad: F,
+    m: F,
+    v: F,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    decoupled: boolean,
+    step: number,
+  ): void;
+  sgdStep(
+    param: F,
+    grad: F,
+    buf: F,
+    lr: number,
+    momentum: number,
+    dampening: number,
+    nesterov: boolean,
+    weightDecay: number,
+    firstStep: boolean,
+  ): void;
 }
 
 function codes<K extends string>(names: readonly K[]): Record<K, number> {
@@ -117,7 +263,8 @@ function repoRoot(): string {
       }
     }
     const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the sextant package root above ' + import.meta.url);
+    if (up === dir)
+      throw new Error(`cannot find the sextant package root above ${import.meta.url}`);
     dir = up;
   }
 }
@@ -159,18 +306,46 @@ function wrap(n: Addon): Kernels {
     fill: (out, value) => n.fill(out, value),
     copy: (s, d, shape) => n.copy(s.data, s.offset, s.strides, d.data, d.offset, d.strides, shape),
     unary: (op, x, out) => n.unary(code(UNARY, op, 'unary'), x, out),
-    unaryBackward: (op, x, y, dy, dx) =>
-      n.unaryBackward(code(UNARY, op, 'unary'), x, y, dy, dx),
+    unaryBackward: (op, x, y, dy, dx) => n.unaryBackward(code(UNARY, op, 'unary'), x, y, dy, dx),
     binary: (op, a, b, out, shape) =>
-      n.binary(code(BINARY, op, 'binary'), a.data, a.offset, a.strides, b.data, b.offset,
-        b.strides, out, shape),
+      n.binary(
+        code(BINARY, op, 'binary'),
+        a.data,
+        a.offset,
+        a.strides,
+        b.data,
+        b.offset,
+        b.strides,
+        out,
+        shape,
+      ),
     affine: (x, scale, shift, out) => n.affine(x, scale, shift, out),
     compare: (op, a, b, out, shape) =>
-      n.compare(code(COMPARE, op, 'compare'), a.data, a.offset, a.strides, b.data, b.offset,
-        b.strides, out, shape),
+      n.compare(
+        code(COMPARE, op, 'compare'),
+        a.data,
+        a.offset,
+        a.strides,
+        b.data,
+        b.offset,
+        b.strides,
+        out,
+        shape,
+      ),
     where: (c, a, b, out, shape) =>
-      n.where(c.data, c.offset, c.strides, a.data, a.offset, a.strides, b.data, b.offset,
-        b.strides, out, shape),
+      n.where(
+        c.data,
+        c.offset,
+        c.strides,
+        a.data,
+        a.offset,
+        a.strides,
+        b.data,
+        b.offset,
+        b.strides,
+        out,
+        shape,
+      ),
     reduce: (op, x, outer, len, inner, out) =>
       n.reduce(code(REDUCE, op, 'reduce'), x, outer, len, inner, out),
     argReduce: (op, x, outer, len, inner, out) =>
@@ -179,13 +354,24 @@ function wrap(n: Addon): Kernels {
     indexSelect: (x, outer, len, inner, index, out) =>
       n.indexSelect(x, outer, len, inner, index, out),
     indexAdd: (dy, outer, len, inner, index, dx) => n.indexAdd(dy, outer, len, inner, index, dx),
-    gather: (x, outer, len, inner, index, m, out) =>
-      n.gather(x, outer, len, inner, index, m, out),
+    gather: (x, outer, len, inner, index, m, out) => n.gather(x, outer, len, inner, index, m, out),
     scatterAdd: (dy, outer, len, inner, index, m, dx) =>
       n.scatterAdd(dy, outer, len, inner, index, m, dx),
     matmul: (a) =>
-      n.matmul(a.a, a.b, a.out, a.batch, a.M, a.N, a.K, a.transA, a.transB, a.aOffsets,
-        a.bOffsets, a.accumulate),
+      n.matmul(
+        a.a,
+        a.b,
+        a.out,
+        a.batch,
+        a.M,
+        a.N,
+        a.K,
+        a.transA,
+        a.transB,
+        a.aOffsets,
+        a.bOffsets,
+        a.accumulate,
+      ),
     softmax: (x, rows, cols, log, out) => n.softmax(x, rows, cols, log, out),
     softmaxBackward: (y, dy, rows, cols, log, dx) => n.softmaxBackward(y, dy, rows, cols, log, dx),
     crossEntropy: (logits, targets, rows, V, ignoreIndex, smoothing, losses, lse) =>
@@ -209,8 +395,17 @@ function wrap(n: Addon): Kernels {
       put(meta, 28, a.dq);
       put(meta, 32, a.dk);
       put(meta, 36, a.dv);
-      n.attentionBackward(meta, a.q.data, a.k.data, a.v.data, a.probs, a.dout.data, a.dq.data,
-        a.dk.data, a.dv.data);
+      n.attentionBackward(
+        meta,
+        a.q.data,
+        a.k.data,
+        a.v.data,
+        a.probs,
+        a.dout.data,
+        a.dq.data,
+        a.dk.data,
+        a.dv.data,
+      );
     },
     lstmCell: (gates, cPrev, B, H, h, c, act) => n.lstmCell(gates, cPrev, B, H, h, c, act),
     lstmCellBackward: (act, cPrev, c, dh, dc, B, H, dgates, dcPrev) =>
@@ -218,11 +413,31 @@ function wrap(n: Addon): Kernels {
     rope: (x, cos, sin, B, H, T, D, perBatch, inverse, out) =>
       n.rope(x, cos, sin, B, H, T, D, perBatch, inverse, out),
     adamStep: (a) =>
-      n.adamStep(a.param, a.grad, a.m, a.v, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay,
-        a.decoupled, a.step),
+      n.adamStep(
+        a.param,
+        a.grad,
+        a.m,
+        a.v,
+        a.lr,
+        a.beta1,
+        a.beta2,
+        a.eps,
+        a.weightDecay,
+        a.decoupled,
+        a.step,
+      ),
     sgdStep: (a) =>
-      n.sgdStep(a.param, a.grad, a.buf, a.lr, a.momentum, a.dampening, a.nesterov,
-        a.weightDecay, a.firstStep),
+      n.sgdStep(
+        a.param,
+        a.grad,
+        a.buf,
+        a.lr,
+        a.momentum,
+        a.dampening,
+        a.nesterov,
+        a.weightDecay,
+        a.firstStep,
+      ),
   };
 }
 
