@@ -1,6 +1,7 @@
 /**
- * sextant's models: the shared transformer engine and the configurable transformer, GPT-2, the
- * LSTM language model, the MLP, generation and activation caching.
+ * sextant's models: the shared transformer engine and the configurable transformer, GPT-2, LLaMA,
+ * the Vision Transformer, the LSTM language model, the MLP, generation, activation caching, and
+ * Hugging Face folders in and out.
  */
 export { type CausalLM, type GenerateOptions, type GenerateResult, generate } from './generate.js';
 export {
@@ -11,6 +12,16 @@ export {
   gpt2CheckpointName,
   gpt2Spec,
 } from './gpt2.js';
+export {
+  Llama,
+  type LlamaConfig,
+  type LlamaOptions,
+  llamaCheckpointName,
+  llamaRotary,
+  llamaSpec,
+  llamaStateKey,
+  resolveLlamaConfig,
+} from './llama.js';
 export {
   detachState,
   type LSTMConfig,
@@ -28,6 +39,16 @@ export {
   type ResolvedMLPConfig,
   resolveMLPConfig,
 } from './mlp.js';
+export {
+  type LoadPretrainedOptions,
+  loadGPT2,
+  loadLlama,
+  loadPretrained,
+  loadViT,
+  type PretrainedModel,
+  type SavePretrainedOptions,
+  savePretrained,
+} from './pretrained.js';
 export {
   HookNameError,
   type RunWithCacheResult,
@@ -48,3 +69,13 @@ export {
   type TransformerSpec,
   transformerSpec,
 } from './transformer.js';
+export {
+  PatchEmbedding,
+  resolveVitConfig,
+  ViT,
+  type ViTEncoding,
+  type ViTOptions,
+  type VitConfig,
+  vitCheckpointName,
+  vitStateKey,
+} from './vit.js';

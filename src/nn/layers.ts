@@ -67,6 +67,12 @@ export class Linear extends Module<[Tensor], Tensor> {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   readonly layout: WeightLayout;
+  /**
+   * When set, `forward` multiplies by the tensor this returns (shaped as `weight`) instead of the
+   * `weight` parameter. A model whose weights stay in 16 bits widens them here on each call
+   * (`nn/half-linear.ts`); null, the default, uses `weight`.
+   */
+  weightSource: (() => Tensor) | null = null;
 
   constructor(
     readonly inFeatures: number,
@@ -87,16 +93,17 @@ export class Linear extends Module<[Tensor], Tensor> {
   }
 
   forward(x: Tensor): Tensor {
-    if (this.layout === 'out_in') return linear(x, this.weight, this.bias); // [..., out]
+    const weight = this.weightSource?.() ?? this.weight; // [out, in] or [in, out]
+    if (this.layout === 'out_in') return linear(x, weight, this.bias); // [..., out]
     const I = this.inFeatures;
     if (x.shape[x.rank - 1] !== I) {
       throw new ShapeError(
         `Linear (in_out): input ${x.describe()} needs last dimension ${I} for weight ` +
-          this.weight.describe(),
+          weight.describe(),
       );
     }
     const rows = reshape(x, [-1, I]); // [N, in]
-    const y = matmul(rows, this.weight); // [N, out]
+    const y = matmul(rows, weight); // [N, out]
     const withBias = this.bias ? add(y, this.bias) : y; // [N, out]
     return reshape(withBias, [...x.shape.slice(0, -1), this.outFeatures]); // [..., out]
   }
