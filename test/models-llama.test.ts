@@ -22,6 +22,7 @@ import { arange, type FloatDType, Generator, noGrad, Tensor } from '../src/index
 import {
   HfConfigError,
   type LlamaConfig,
+  loadLlama,
   readHfConfig,
   SafetensorsFile,
   saveSafetensors,
@@ -30,7 +31,6 @@ import {
   ConfigError,
   generate,
   Llama,
-  loadLlama,
   resolveLlamaConfig,
   runWithCache,
 } from '../src/models/index.js';
@@ -408,10 +408,10 @@ function syntheticHalfLlama(): { dir: string; float32Bytes: number } {
 
 /** Loads `dir` in a fresh process, runs one forward; the growth of its peak resident memory. */
 function measureLoad(dir: string, keepHalf: boolean): number {
-  const models = new URL('../src/models/index.js', import.meta.url).href;
+  const io = new URL('../src/io/index.js', import.meta.url).href;
   const tensors = new URL('../src/index.js', import.meta.url).href;
   const script = `
-    import { loadLlama } from ${JSON.stringify(models)};
+    import { loadLlama } from ${JSON.stringify(io)};
     import { noGrad, Tensor } from ${JSON.stringify(tensors)};
     const before = process.memoryUsage().rss;
     const model = loadLlama(${JSON.stringify(dir)}, { keepHalf: ${keepHalf} });

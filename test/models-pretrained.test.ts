@@ -1,5 +1,5 @@
 /**
- * Hugging Face folders in and out (`models/pretrained.ts`): `loadPretrained` dispatching on
+ * Hugging Face folders in and out (`io/pretrained.ts`): `loadPretrained` dispatching on
  * `model_type` for the GPT-2, LLaMA and ViT fixtures (see models-gpt2-fixture, models-llama and
  * models-vit tests for how they were made), sharded checkpoints, `savePretrained` followed by
  * loading giving identical outputs and the same config and tensor names as the HF files, weights
@@ -24,24 +24,20 @@ import { noGrad, type Tensor, zeros } from '../src/index.js';
 import {
   type Gpt2Config,
   HfConfigError,
-  readHfConfig,
-  SafetensorsError,
-  SafetensorsFile,
-  SHARD_INDEX_NAME,
-  saveSafetensors,
-  saveSafetensorsSharded,
-} from '../src/io/index.js';
-import {
-  GPT2,
-  Llama,
   loadGPT2,
   loadLlama,
   loadPretrained,
   loadViT,
   type PretrainedModel,
+  readHfConfig,
+  SafetensorsError,
+  SafetensorsFile,
+  SHARD_INDEX_NAME,
   savePretrained,
-  ViT,
-} from '../src/models/index.js';
+  saveSafetensors,
+  saveSafetensorsSharded,
+} from '../src/io/index.js';
+import { GPT2, Llama, ViT } from '../src/models/index.js';
 import { StateDictError } from '../src/nn/module.js';
 import { NotSupportedError } from '../src/tensor/errors.js';
 import { assertClose, describeEachBackend } from './helpers.js';

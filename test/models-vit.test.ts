@@ -17,10 +17,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { type FloatDType, noGrad, type Tensor, zeros } from '../src/index.js';
-import { readHfConfig, SafetensorsFile, type VitConfig } from '../src/io/index.js';
+import { loadViT, readHfConfig, SafetensorsFile, type VitConfig } from '../src/io/index.js';
 import {
   ConfigError,
-  loadViT,
   PatchEmbedding,
   runWithCache,
   ViT,

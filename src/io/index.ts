@@ -22,6 +22,16 @@ export {
   writeHfConfig,
 } from './hf-config.js';
 export {
+  type LoadPretrainedOptions,
+  loadGPT2,
+  loadLlama,
+  loadPretrained,
+  loadViT,
+  type PretrainedModel,
+  type SavePretrainedOptions,
+  savePretrained,
+} from './pretrained.js';
+export {
   bf16ToF32,
   DTYPE_SIZE,
   f16ToF32,

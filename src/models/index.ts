@@ -40,16 +40,6 @@ export {
   resolveMLPConfig,
 } from './mlp.js';
 export {
-  type LoadPretrainedOptions,
-  loadGPT2,
-  loadLlama,
-  loadPretrained,
-  loadViT,
-  type PretrainedModel,
-  type SavePretrainedOptions,
-  savePretrained,
-} from './pretrained.js';
-export {
   HookNameError,
   type RunWithCacheResult,
   runWithCache,

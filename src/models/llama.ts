@@ -26,7 +26,7 @@
  *   lm_head.weight (untied only)       [V, C]      unembed
  *
  * Weights kept in 16 bits: `attachHalfWeights` makes the projections widen F16 / BF16 matrices on
- * use (`nn/half-linear.ts`); `models/pretrained.ts` does it when loading with `keepHalf`.
+ * use (`nn/half-linear.ts`); `io/pretrained.ts` does it when loading with `keepHalf`.
  *
  * LIMITATION: `attention_dropout` is not applied (the fused attention op has no dropout; it is 0
  * in every released LLaMA). Rotary angles are computed in float64 (HF: float32). Positions at or
@@ -241,7 +241,7 @@ export interface LlamaOptions extends TransformerInit {
  * model.loadStateDict(weights); // Map of HF names to tensors
  * model.eval();
  * const logits = model.call(ids); // ids int32 [B, T] -> [B, T, V]
- * // or all at once: loadLlama(dir) from models/pretrained.ts
+ * // or all at once: loadLlama(dir) from io/pretrained.ts
  */
 export class Llama extends TransformerLM {
   readonly config: LlamaConfig;

@@ -227,7 +227,7 @@ export interface ViTOptions {
  * model.loadStateDict(weights); // Map of HF names to tensors
  * model.eval();
  * const logits = model.call(pixels); // [B, 3, 224, 224] -> [B, K]
- * // or all at once: loadViT(dir) from models/pretrained.ts
+ * // or all at once: loadViT(dir) from io/pretrained.ts
  */
 export class ViT extends Module<[Tensor], Tensor> {
   readonly config: VitConfig;

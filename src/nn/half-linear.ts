@@ -17,7 +17,7 @@
  * float32 to train it.
  *
  * The 16-bit formats themselves are the io layer's business: a `HalfWeight` is anything that can
- * widen itself into a float32 array (the io layer's `HalfTensor` adapts in `models/pretrained.ts`).
+ * widen itself into a float32 array (the io layer's `HalfTensor` adapts in `io/pretrained.ts`).
  *
  * Dimension legend: O output features, I input features.
  */

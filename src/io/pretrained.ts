@@ -19,6 +19,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { GPT2 } from '../models/gpt2.js';
+import { Llama, llamaStateKey } from '../models/llama.js';
+import { ViT, vitStateKey } from '../models/vit.js';
+import type { HalfWeight } from '../nn/half-linear.js';
+import { Linear } from '../nn/layers.js';
+import { type Module, StateDictError } from '../nn/module.js';
+import type { FloatDType } from '../tensor/dtype.js';
+import { fmtShape, NotSupportedError } from '../tensor/errors.js';
+import { sameShape } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
 import {
   atomicWrite,
   bf16ToF32,
@@ -38,17 +48,7 @@ import {
   saveSafetensorsSharded,
   type TensorSource,
   type VitConfig,
-} from '../io/index.js';
-import type { HalfWeight } from '../nn/half-linear.js';
-import { Linear } from '../nn/layers.js';
-import { type Module, StateDictError } from '../nn/module.js';
-import type { FloatDType } from '../tensor/dtype.js';
-import { fmtShape, NotSupportedError } from '../tensor/errors.js';
-import { sameShape } from '../tensor/shape.js';
-import { Tensor } from '../tensor/tensor.js';
-import { GPT2 } from './gpt2.js';
-import { Llama, llamaStateKey } from './llama.js';
-import { ViT, vitStateKey } from './vit.js';
+} from './index.js';
 
 /** The models a Hugging Face folder loads into. */
 export type PretrainedModel = GPT2 | Llama | ViT;
