@@ -4,6 +4,9 @@
  */
 import { Command } from 'commander';
 import { doctorReport, formatDoctorReport, packageVersion } from './doctor.js';
+import { registerEvalCommand } from './eval.js';
+import { registerRunsCommands } from './runs.js';
+import { registerTrainCommands } from './train.js';
 
 /** The program with all its subcommands; `main` parses `process.argv` with it. */
 export function buildProgram(): Command {
@@ -24,10 +27,14 @@ export function buildProgram(): Command {
         'Environment:',
         '  SEXTANT_BACKEND   js | native   force a backend (default: native when it loads)',
         '  SEXTANT_THREADS   n             threads for the native kernels (default: all cores)',
+        '  SEXTANT_RUNS      dir           the run store folder (default: ./runs)',
         '',
         'Examples:',
         '  $ sextant doctor            what sextant runs on here',
         '  $ sextant doctor --json     the same, as one JSON object for a bug report',
+        '  $ sextant train lm          train a small GPT on Moby Dick and write its report',
+        '  $ sextant eval <run> --data f.txt   evaluate a saved model on new data',
+        '  $ sextant runs ls           the runs in the run store, newest first',
       ].join('\n'),
     );
 
@@ -42,6 +49,10 @@ export function buildProgram(): Command {
       );
       if (report.backend === null) process.exitCode = 1;
     });
+
+  registerTrainCommands(program);
+  registerEvalCommand(program);
+  registerRunsCommands(program);
 
   return program;
 }
