@@ -6,6 +6,7 @@ import './tensor/methods.js';
 
 export { availableBackends, kernels, setBackend } from './backends/index.js';
 export type { Kernels } from './backends/kernels.js';
+export * from './io/index.js';
 export { Module } from './nn/module.js';
 export * from './optim/index.js';
 export { backward, record } from './tensor/autograd.js';
@@ -24,4 +25,3 @@ export * from './tensor/ops/shape.js';
 export { bernoulliMask, Generator, rand, randint, randn } from './tensor/random.js';
 export { greedy, type SampleOptions, sampleNext } from './tensor/sampling.js';
 export { type GradHook, isGradEnabled, noGrad, Tensor } from './tensor/tensor.js';
-export * from './io/index.js';
