@@ -9,7 +9,7 @@ export type { Kernels } from './backends/kernels.js';
 export * from './io/index.js';
 export { Module } from './nn/module.js';
 export * from './optim/index.js';
-export { backward, record } from './tensor/autograd.js';
+export { type BackwardOptions, backward, record } from './tensor/autograd.js';
 export { arange, cast, full, ones, scalar, tensor, zeros } from './tensor/create.js';
 export type { DType, FloatDType } from './tensor/dtype.js';
 export { DTypeError, IndexError, NotSupportedError, ShapeError } from './tensor/errors.js';

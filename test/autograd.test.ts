@@ -158,3 +158,12 @@ test('values round-trip through float64 within float32 precision', () => {
   const x = s.tensor([0.1, 1 / 3]);
   assertClose(s.cast(x, 'float64').data, [0.1, 1 / 3], { atol: 0, rtol: 1e-7 });
 });
+
+test('a graph is freed by backward unless retainGraph is asked for', () => {
+  const x = s.tensor([1, 2], { requiresGrad: true });
+  const y = s.mul(x, x).sum();
+  y.backward(undefined, { retainGraph: true });
+  y.backward();
+  assert.deepEqual(Array.from(x.grad?.data ?? []), [4, 8]);
+  assert.throws(() => y.backward(), /already walked by an earlier backward\(\).*retainGraph/);
+});

@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { doctorReport, formatDoctorReport, packageVersion } from './doctor.js';
 import { registerEvalCommand } from './eval.js';
+import { registerImportanceCommand } from './importance.js';
 import { registerRunsCommands } from './runs.js';
 import { registerTrainCommands } from './train.js';
 
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerTrainCommands(program);
   registerEvalCommand(program);
   registerRunsCommands(program);
+  registerImportanceCommand(program);
 
   return program;
 }

@@ -67,10 +67,32 @@ function addInto(a: Tensor, b: Tensor): Tensor {
 }
 
 /**
- * Backpropagates from `root`. `grad` defaults to 1 for a one-element root. Gradients accumulate
- * into `.grad` (call `zeroGrad` on an optimiser or set `.grad = null` to start afresh).
+ * Stands in for the grad node of a tensor whose graph `backward()` has already walked and freed,
+ * so that a second walk fails with a clear message instead of silently treating it as a leaf.
  */
-export function backward(root: Tensor, grad?: Tensor): void {
+const FREED: GradNode = {
+  op: 'freed',
+  inputs: [],
+  backward() {
+    throw new Error(
+      'backward: this graph was already walked by an earlier backward() and its saved tensors ' +
+        'were freed; pass { retainGraph: true } to the first backward() to walk it twice',
+    );
+  },
+};
+
+export interface BackwardOptions {
+  /** Keep the graph (and the activations it holds) for another `backward()`; default false. */
+  retainGraph?: boolean;
+}
+
+/**
+ * Backpropagates from `root`. `grad` defaults to 1 for a one-element root. Gradients accumulate
+ * into `.grad` (call `zeroGrad` on an optimiser or set `.grad = null` to start afresh). Each node
+ * is released as soon as its backward has run, so the activations it saved can be freed during
+ * the walk rather than after it (unless `retainGraph`).
+ */
+export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions = {}): void {
   if (!root.requiresGrad) {
     throw new Error(
       `backward: ${root.describe()} does not require gradients (no input of the ops that made ` +
@@ -108,6 +130,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
         const node = t.gradFn;
         if (node === null) continue;
         const grads = node.backward(g);
+        if (!options.retainGraph) t.gradFn = FREED;
         node.inputs.forEach((input, i) => {
           const gi = grads[i];
           if (gi === null || gi === undefined || !input.requiresGrad) return;

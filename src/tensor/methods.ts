@@ -2,7 +2,7 @@
  * Attaches the ops to `Tensor` as methods, so `x.matmul(w).add(b).relu().sum()` reads left to
  * right. Every method is the op of the same name with `this` as its first operand.
  */
-import { backward } from './autograd.js';
+import { type BackwardOptions, backward } from './autograd.js';
 import { cast } from './create.js';
 import type { DType } from './dtype.js';
 import * as ew from './ops/elementwise.js';
@@ -18,7 +18,7 @@ type Axes = number | number[];
 
 declare module './tensor.js' {
   interface Tensor {
-    backward(grad?: Tensor): void;
+    backward(grad?: Tensor, options?: BackwardOptions): void;
     add(other: Operand): Tensor;
     sub(other: Operand): Tensor;
     mul(other: Operand): Tensor;
@@ -71,8 +71,8 @@ declare module './tensor.js' {
 }
 
 const methods: Partial<Record<keyof Tensor, (this: Tensor, ...args: never[]) => unknown>> = {
-  backward(this: Tensor, grad?: Tensor) {
-    backward(this, grad);
+  backward(this: Tensor, grad?: Tensor, options?: BackwardOptions) {
+    backward(this, grad, options);
   },
   add(this: Tensor, o: Operand) {
     return ew.add(this, o);
