@@ -4,7 +4,14 @@
  */
 import { test } from 'node:test';
 import * as s from '../src/index.js';
-import { describeEachBackend, gradcheck, leaf, randomTensor, testRng } from './helpers.js';
+import {
+  assertClose,
+  describeEachBackend,
+  gradcheck,
+  leaf,
+  randomTensor,
+  testRng,
+} from './helpers.js';
 
 describeEachBackend('gradients', () => {
   const rng = testRng(42);
@@ -210,4 +217,33 @@ test('gradcheck itself fails on a wrong backward', () => {
     failed = true;
   }
   if (!failed) throw new Error('gradcheck accepted a wrong gradient');
+});
+
+describeEachBackend('fused linear', () => {
+  const rng = testRng(9);
+  test('gradients with either weight layout, with and without bias', () => {
+    gradcheck(
+      (x, w, b) => s.linear(x, w, b),
+      [leaf([2, 3, 4], rng), leaf([5, 4], rng), leaf([5], rng)],
+    );
+    gradcheck((x, w) => s.linear(x, w), [leaf([3, 4], rng), leaf([5, 4], rng)]);
+    gradcheck(
+      (x, w, b) => s.linear(x, w, b, { weightLayout: 'in_out' }),
+      [leaf([2, 3, 4], rng), leaf([4, 5], rng), leaf([5], rng)],
+    );
+    gradcheck((x, w) => s.linear(x, w), [leaf([4], rng), leaf([2, 4], rng)]);
+  });
+
+  test('equals matmul plus bias', () => {
+    const x = randomTensor([3, 4], rng);
+    const w = randomTensor([5, 4], rng);
+    const b = randomTensor([5], rng);
+    const expected = s.add(s.matmul(x, w, { transB: true }), b);
+    assertClose(s.linear(x, w, b).data, expected.data, { atol: 1e-14, rtol: 1e-14 });
+    const wt = s.transpose(w);
+    assertClose(s.linear(x, wt, b, { weightLayout: 'in_out' }).data, expected.data, {
+      atol: 1e-14,
+      rtol: 1e-14,
+    });
+  });
 });

@@ -94,18 +94,7 @@ export class Linear extends Module<[Tensor], Tensor> {
 
   forward(x: Tensor): Tensor {
     const weight = this.weightSource?.() ?? this.weight; // [out, in] or [in, out]
-    if (this.layout === 'out_in') return linear(x, weight, this.bias); // [..., out]
-    const I = this.inFeatures;
-    if (x.shape[x.rank - 1] !== I) {
-      throw new ShapeError(
-        `Linear (in_out): input ${x.describe()} needs last dimension ${I} for weight ` +
-          weight.describe(),
-      );
-    }
-    const rows = reshape(x, [-1, I]); // [N, in]
-    const y = matmul(rows, weight); // [N, out]
-    const withBias = this.bias ? add(y, this.bias) : y; // [N, out]
-    return reshape(withBias, [...x.shape.slice(0, -1), this.outFeatures]); // [..., out]
+    return linear(x, weight, this.bias, { weightLayout: this.layout }); // [..., out]
   }
 }
 
