@@ -247,3 +247,43 @@ describeEachBackend('fused linear', () => {
     });
   });
 });
+
+describeEachBackend('packed self-attention', () => {
+  const rng = testRng(21);
+  const [B, T, H, Hkv, D] = [2, 3, 4, 2, 3];
+  const W = (H + 2 * Hkv) * D;
+  const mask = s.tensor([1, 1, 1, 0, 1, 1], { dtype: 'int32', shape: [B, T] });
+  /** The same attention through explicit head splits: [B, T, W] -> [B, T, H D]. */
+  const viaSplits = (qkv: s.Tensor, opts: s.AttentionOptions) => {
+    const heads = (start: number, n: number) =>
+      s.permute(s.reshape(s.slice(qkv, 2, start, start + n * D), [B, T, n, D]), [0, 2, 1, 3]);
+    const q = heads(0, H);
+    const k = heads(H * D, Hkv);
+    const v = heads((H + Hkv) * D, Hkv);
+    const z = s.scaledDotProductAttention(q, k, v, opts).out; // [B, H, T, D]
+    return s.reshape(s.permute(z, [0, 2, 1, 3]), [B, T, H * D]);
+  };
+
+  test('gradients against finite differences', () => {
+    gradcheck(
+      (qkv) => s.packedSelfAttention(qkv, H, Hkv, { causal: true, keyMask: mask }),
+      [leaf([B, T, W], rng)],
+    );
+  });
+
+  test('equals attention on split heads, values and gradients', () => {
+    for (const opts of [{}, { causal: true, keyMask: mask }]) {
+      const a = leaf([B, T, W], rng);
+      const b = s.tensor(Float64Array.from(a.data), { shape: [B, T, W], dtype: 'float64' });
+      b.requireGrad();
+      const weights = randomTensor([B, T, H * D], rng);
+      s.mul(s.packedSelfAttention(a, H, Hkv, opts), weights)
+        .sum()
+        .backward();
+      s.mul(viaSplits(b, opts), weights).sum().backward();
+      const tol = { atol: 1e-13, rtol: 1e-12 };
+      assertClose(s.packedSelfAttention(a, H, Hkv, opts).data, viaSplits(b, opts).data, tol);
+      assertClose(a.grad?.data ?? [], b.grad?.data ?? [], tol, 'dqkv');
+    }
+  });
+});

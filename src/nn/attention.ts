@@ -20,7 +20,7 @@ import { kernels } from '../backends/index.js';
 import { record } from '../tensor/autograd.js';
 import { allocateFloat, type FloatDType } from '../tensor/dtype.js';
 import { fmtShape, NotSupportedError, ShapeError } from '../tensor/errors.js';
-import { rope, scaledDotProductAttention } from '../tensor/ops/attention.js';
+import { packedSelfAttention, rope, scaledDotProductAttention } from '../tensor/ops/attention.js';
 import { affine, maskedFill, mul } from '../tensor/ops/elementwise.js';
 import { matmul } from '../tensor/ops/matmul.js';
 import { softmax } from '../tensor/ops/nn.js';
@@ -353,6 +353,12 @@ export class MultiHeadAttention extends Module<[Tensor, AttentionContext?], Tens
     let q: Tensor; // [B, H, T, D]
     let k: Tensor; // [B, Hkv, T, D]
     let v: Tensor; // [B, Hkv, T, D]
+    if (this.qkv && this.readsPackedInPlace(ctx)) {
+      // The common training path: the kernel reads the heads out of the projection in place.
+      const packed = this.qkv.call(x); // [B, T, (H + 2 Hkv) D]
+      const options = { causal: this.causal, keyMask: ctx.keyMask ?? null, scale: this.scale };
+      return this.out.call(packedSelfAttention(packed, H, Hkv, options)); // [B, T, C]
+    }
     if (this.qkv) {
       const packed = this.qkv.call(x); // [B, T, (H + 2 Hkv) D]
       q = splitHeads(packed, 0, H, D); // [B, H, T, D]
@@ -394,6 +400,15 @@ export class MultiHeadAttention extends Module<[Tensor, AttentionContext?], Tens
     let zt = swapHeadsAndTime(z); // [B, T, H, D]
     if (this.hook_z.active) zt = this.hook_z.call(zt); // [B, T, H, D]
     return this.out.call(reshape(zt, [B, T, H * D])); // [B, T, C]
+  }
+
+  /**
+   * Whether the packed path applies: no rotary (it rewrites q and k), no KV cache (it keeps k and
+   * v apart), and no hook that wants to see heads, the pattern or the per-head outputs.
+   */
+  private readsPackedInPlace(ctx: AttentionContext): boolean {
+    const hooks = [this.hook_q, this.hook_k, this.hook_v, this.hook_pattern, this.hook_z];
+    return !this.rotary && !ctx.cache && !hooks.some((h) => h.active);
   }
 
   /** The fused attention op: `[B, H, T, D]`. */

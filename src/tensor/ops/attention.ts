@@ -111,6 +111,85 @@ export function scaledDotProductAttention(
 }
 
 /**
+ * Self-attention straight from a packed projection `qkv` `[B, T, (H + 2 Hkv) D]` (queries, then
+ * keys, then values, each head's D columns together, as one fused linear layer produces them),
+ * giving `[B, T, H D]` ready for the output projection. The kernel reads the heads in place
+ * through strides, so neither the split into heads nor the merge back is copied. Same FLOPs as
+ * `scaledDotProductAttention`.
+ */
+export function packedSelfAttention(
+  qkv: Tensor,
+  H: number,
+  Hkv: number,
+  options: AttentionOptions = {},
+): Tensor {
+  assertFloat('packedSelfAttention', qkv.dtype);
+  const [B, T, W] = qkv.shape;
+  const D = W / (H + 2 * Hkv);
+  if (qkv.rank !== 3 || !Number.isInteger(D) || H % Hkv !== 0) {
+    throw new ShapeError(
+      `packedSelfAttention: qkv must be [B, T, (H + 2 Hkv) D] with H divisible by Hkv; got ` +
+        `${qkv.describe()} for H = ${H}, Hkv = ${Hkv}`,
+    );
+  }
+  const mask = options.keyMask ?? null;
+  if (
+    mask &&
+    (mask.dtype !== 'int32' || mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== T)
+  ) {
+    throw new ShapeError(
+      `packedSelfAttention: keyMask must be int32 [${B}, ${T}], got ${mask.describe()}`,
+    );
+  }
+  const dtype = qkv.dtype as FloatDType;
+  const view = (t: Tensor, offset: number): AttentionView => ({
+    data: t.data as FloatArray,
+    offset,
+    strideB: T * W,
+    strideH: D,
+    strideT: W,
+  });
+  const out = Tensor.zeros([B, T, H * D], dtype);
+  const outView = (t: Tensor): AttentionView => ({
+    data: t.data as FloatArray,
+    offset: 0,
+    strideB: T * H * D,
+    strideH: D,
+    strideT: H * D,
+  });
+  const args = {
+    q: view(qkv, 0),
+    k: view(qkv, H * D),
+    v: view(qkv, (H + Hkv) * D),
+    out: outView(out),
+    probs: allocateFloat(dtype, B * H * T * T),
+    B,
+    H,
+    Hkv,
+    T,
+    S: T,
+    D,
+    scale: options.scale ?? 1 / Math.sqrt(D),
+    causal: options.causal ?? false,
+    keyMask: (mask?.data ?? null) as Int32Array | null,
+  };
+  kernels().attention(args);
+  countFlops(4 * B * H * T * T * D + 5 * B * H * T * T);
+  return record(out, 'packedSelfAttention', [qkv], (dy) => {
+    const dqkv = Tensor.zeros(qkv.shape, dtype);
+    kernels().attentionBackward({
+      ...args,
+      dout: outView(dy),
+      dq: view(dqkv, 0),
+      dk: view(dqkv, H * D),
+      dv: view(dqkv, (H + Hkv) * D),
+    });
+    countFlops(8 * B * H * T * T * D + 4 * B * H * T * T);
+    return [dqkv];
+  });
+}
+
+/**
  * Cosine and sine tables `[T, D/2]` for rotary embedding at positions `offset..offset+T-1`:
  * angle `pos * theta^(-2i/D)`, as LLaMA and GPT-NeoX compute it.
  */
