@@ -1,17 +1,13 @@
 /**
  * The benchmark's reference models written with sextant's ops, in the fastest formulation the
  * engine offers today: one fused q/k/v projection, `linear` (transposed weight read in place),
- * the fused causal `scaledDotProductAttention`, fused `layerNorm`, `gelu` and `crossEntropy`, and
+ * the fused causal attention read straight from the packed projection (`packedSelfAttention`), fused `layerNorm`, `gelu` and `crossEntropy`, and
  * the `lstm` op (input projection of all time steps in one GEMM). bench/peer.py holds the same
  * models in PyTorch; parameter shapes and counts agree one for one.
  *
  * LIMITATION: what the engine lacks and these models would use (found by profiling the step):
- * attention that reads q, k, v straight out of the `[B, T, 3C]` projection and writes `[B, T, C]`
- * (the kernel takes strided views; the op only passes dense ones, so split and permute copy four
- * times per block); `linear` with the bias added inside the GEMM (`accumulate` exists in the
- * kernel); a backward for `slice`/`split` that does not allocate the whole input per piece (the
- * `lstm` op slices its projection once per time step, so its backward allocates and adds
- * `T` tensors of `[B, T, 4Hd]`); output buffers reused across steps.
+ * output buffers reused across steps (every op allocates a zero-filled result, and the garbage
+ * collector frees it).
  *
  * Dimension legend: B batch, T time, C channels, V vocabulary, H heads, D head size (C = H * D),
  * E embedding size, Hd LSTM hidden size.
@@ -26,12 +22,9 @@ import {
   linear,
   lstm,
   ones,
-  permute,
+  packedSelfAttention,
   randn,
-  reshape,
-  scaledDotProductAttention,
   slice,
-  split,
   type Tensor,
   zeros,
 } from '../src/index.js';
@@ -91,14 +84,8 @@ interface GptBlock {
 
 /** Causal self-attention over H heads: one fused q/k/v projection, fused attention. */
 function selfAttention(block: GptBlock, H: number, x: Tensor): Tensor {
-  const [B, T, C] = x.shape;
-  const D = C / H;
   const qkv = linear(x, block.qkv.weight, block.qkv.bias); // [B, T, 3C]
-  const [q, k, v] = split(qkv, C, -1).map(
-    (part) => permute(reshape(part, [B, T, H, D]), [0, 2, 1, 3]), // [B, H, T, D]
-  );
-  const { out } = scaledDotProductAttention(q, k, v, { causal: true }); // [B, H, T, D]
-  const y = reshape(permute(out, [0, 2, 1, 3]), [B, T, C]); // [B, T, C]
+  const y = packedSelfAttention(qkv, H, H, { causal: true }); // [B, T, C]
   return linear(y, block.attnProj.weight, block.attnProj.bias); // [B, T, C]
 }
 
