@@ -7,6 +7,7 @@ import { doctorReport, formatDoctorReport, packageVersion } from './doctor.js';
 import { registerEvalCommand } from './eval.js';
 import { registerImportanceCommand } from './importance.js';
 import { registerRunsCommands } from './runs.js';
+import { registerScalingCommands } from './scaling.js';
 import { registerTrainCommands } from './train.js';
 
 /** The program with all its subcommands; `main` parses `process.argv` with it. */
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerTrainCommands(program);
   registerEvalCommand(program);
   registerRunsCommands(program);
+  registerScalingCommands(program);
   registerImportanceCommand(program);
 
   return program;
