@@ -167,3 +167,11 @@ test('a graph is freed by backward unless retainGraph is asked for', () => {
   assert.deepEqual(Array.from(x.grad?.data ?? []), [4, 8]);
   assert.throws(() => y.backward(), /already walked by an earlier backward\(\).*retainGraph/);
 });
+
+test('an attention pattern too large for memory is refused with the shapes and a fix', () => {
+  // T = 50000 keys and queries: the pattern would be 2.5e9 elements; the check runs first.
+  assert.throws(
+    () => s.packedSelfAttention(s.zeros([1, 50000, 3]), 1, 1, { causal: true }),
+    /pattern \[B, H, T, S\] = \[1, 1, 50000, 50000\] would need 9 GiB .* shorter context/,
+  );
+});

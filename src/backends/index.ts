@@ -9,7 +9,15 @@ import { loadNativeKernels, nativeLoadError } from './native/index.js';
 
 let active: Kernels | null = null;
 
+function checkThreadsVariable(): void {
+  const threads = process.env.SEXTANT_THREADS;
+  if (threads !== undefined && threads !== '' && !/^[1-9][0-9]*$/.test(threads)) {
+    throw new Error(`SEXTANT_THREADS must be a positive integer, got '${threads}'`);
+  }
+}
+
 function choose(): Kernels {
+  checkThreadsVariable();
   const wanted = process.env.SEXTANT_BACKEND;
   if (wanted !== undefined && wanted !== '' && wanted !== 'js' && wanted !== 'native') {
     throw new Error(`SEXTANT_BACKEND must be 'js' or 'native', got '${wanted}'`);

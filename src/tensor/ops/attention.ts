@@ -27,6 +27,28 @@ export interface AttentionResult {
   probs: Tensor;
 }
 
+/** Largest attention pattern kept for backward, in elements (a typed array's limit). */
+const MAX_PATTERN = 2 ** 31 - 1;
+
+/** The saved pattern is `[B, H, T, S]`: refuse sizes no typed array can hold, saying why. */
+function checkPatternSize(
+  op: string,
+  B: number,
+  H: number,
+  T: number,
+  S: number,
+  dtype: FloatDType,
+) {
+  const n = B * H * T * S;
+  if (n <= MAX_PATTERN) return;
+  const gib = (n * (dtype === 'float32' ? 4 : 8)) / 2 ** 30;
+  throw new RangeError(
+    `${op}: the attention pattern [B, H, T, S] = [${B}, ${H}, ${T}, ${S}] would need ` +
+      `${gib.toFixed(0)} GiB (${n} elements, over the ${MAX_PATTERN} one array can hold); ` +
+      'use a shorter context or a smaller batch',
+  );
+}
+
 function dense(t: Tensor): AttentionView {
   const [, H, T, D] = t.shape;
   return { data: t.data as FloatArray, offset: 0, strideB: H * T * D, strideH: T * D, strideT: D };
@@ -73,6 +95,7 @@ export function scaledDotProductAttention(
     throw new ShapeError(`attention: keyMask must be int32 [${B}, ${S}], got ${mask.describe()}`);
   }
   const dtype = q.dtype as FloatDType;
+  checkPatternSize('attention', B, H, T, S, dtype);
   const out = Tensor.zeros([B, H, T, D], dtype);
   const probs = new Tensor(allocateFloat(dtype, B * H * T * S), [B, H, T, S]);
   const args = {
@@ -142,6 +165,7 @@ export function packedSelfAttention(
     );
   }
   const dtype = qkv.dtype as FloatDType;
+  checkPatternSize('packedSelfAttention', B, H, T, T, dtype);
   const view = (t: Tensor, offset: number): AttentionView => ({
     data: t.data as FloatArray,
     offset,
