@@ -1,9 +1,10 @@
 /**
  * The benchmark's reference models written with sextant's ops, in the fastest formulation the
  * engine offers today: one fused q/k/v projection, `linear` (transposed weight read in place),
- * the fused causal attention read straight from the packed projection (`packedSelfAttention`), fused `layerNorm`, `gelu` and `crossEntropy`, and
- * the `lstm` op (input projection of all time steps in one GEMM). bench/peer.py holds the same
- * models in PyTorch; parameter shapes and counts agree one for one.
+ * the fused causal attention read straight from the packed projection (`packedSelfAttention`),
+ * fused `layerNorm`, `gelu` and `crossEntropy`, and the `lstm` op (input projection of all time
+ * steps in one GEMM). bench/peer.py holds the same models in PyTorch; parameter shapes and counts
+ * agree one for one.
  *
  * LIMITATION: what the engine lacks and these models would use (found by profiling the step):
  * output buffers reused across steps (every op allocates a zero-filled result, and the garbage

@@ -94,7 +94,8 @@ for (let step = 1; step <= steps; step++) {
     const seconds = (performance.now() - started) / 1000;
     const flops = s.readFlops();
     console.log(
-      `step ${String(step).padStart(5)}  loss ${loss.item().toFixed(3)}  val ${valLoss.toFixed(3)}` +
+      `step ${String(step).padStart(5)}  loss ${loss.item().toFixed(3)}` +
+        `  val ${valLoss.toFixed(3)}` +
         `  ${Math.round((step * B) / seconds)} samples/s` +
         `  ${((flops.forward + flops.backward) / 1e9).toFixed(2)} GFLOP counted`,
     );

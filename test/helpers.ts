@@ -1,4 +1,6 @@
-/** Shared test tools: a seeded source of inputs, tolerance checks, and finite-difference gradients. */
+/**
+ * Shared test tools: a seeded source of inputs, tolerance checks, and finite-difference gradients.
+ */
 import assert from 'node:assert/strict';
 import { beforeEach, describe } from 'node:test';
 import { availableBackends, setBackend } from '../src/backends/index.js';

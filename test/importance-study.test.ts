@@ -52,7 +52,10 @@ async function run(args: Record<string, unknown>) {
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
-test('a small study runs end to end: JSON per selector, score matrices, keep-lists, report', async () => {
+const SMALL_STUDY =
+  'a small study runs end to end: JSON per selector, score matrices, ' + 'keep-lists, report';
+
+test(SMALL_STUDY, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'importance-'));
   const data = writeToyCsv(dir);
   const r = await run({

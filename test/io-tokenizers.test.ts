@@ -160,7 +160,8 @@ describe('tokenizers: special tokens, vocabulary and options', () => {
       ' x',
     ]);
     // Only an ASCII space joins the word after it; other whitespace stands alone.
-    assert.deepEqual(gpt2Split('x\u0085\u00a0y 12 ½'), ['x', '\u0085', '\u00a0', 'y', ' 12', ' ½']);
+    const pieces = gpt2Split('x\u0085\u00a0y 12 ½');
+    assert.deepEqual(pieces, ['x', '\u0085', '\u00a0', 'y', ' 12', ' ½']);
   });
 });
 

@@ -62,7 +62,8 @@ export type ReduceOp = 'sum' | 'max' | 'min';
 
 /**
  * A strided view for the broadcasting kernels: element `(i0, ..., ir)` of the output shape
- * reads `data[offset + i0 * strides[0] + ... + ir * strides[r]]`; a broadcast dimension has stride 0.
+ * reads `data[offset + i0 * strides[0] + ... + ir * strides[r]]`; a broadcast dimension
+ * has stride 0.
  */
 export interface Strided<A extends AnyArray = AnyArray> {
   data: A;
@@ -73,8 +74,8 @@ export interface Strided<A extends AnyArray = AnyArray> {
 /**
  * Batched matrix product `out[b] = op(A[b]) @ op(B[b])` (+ `out[b]` when `accumulate`).
  * `op(A)` is `M x K`; stored as `K x M` when `transA`. `op(B)` is `K x N`; stored `N x K` when
- * `transB`. `aOffsets[b]` / `bOffsets[b]` are the element offsets of batch `b`'s matrices (broadcast
- * batches repeat an offset); `out` is dense `[batch, M, N]`.
+ * `transB`. `aOffsets[b]` / `bOffsets[b]` are the element offsets of batch `b`'s matrices
+ * (broadcast batches repeat an offset); `out` is dense `[batch, M, N]`.
  */
 export interface MatmulArgs {
   a: FloatArray;
@@ -106,9 +107,9 @@ export interface AttentionView {
 /**
  * Scaled dot-product attention, `B` batch, `H` query heads, `Hkv` key/value heads (`H % Hkv == 0`,
  * query head `h` uses key/value head `floor(h / (H / Hkv))`), `T` queries, `S` keys, `D` head size.
- * `probs` is dense `[B, H, T, S]`. With `causal`, query `t` sees keys `s <= t + (S - T)` (queries are
- * the last `T` positions). `keyMask` is dense `[B, S]`, 1 = attend, 0 = padding; a query that sees
- * no key gets zero output and zero probabilities.
+ * `probs` is dense `[B, H, T, S]`. With `causal`, query `t` sees keys `s <= t + (S - T)` (queries
+ * are the last `T` positions). `keyMask` is dense `[B, S]`, 1 = attend, 0 = padding; a query that
+ * sees no key gets zero output and zero probabilities.
  */
 export interface AttentionArgs {
   q: AttentionView;
@@ -275,9 +276,9 @@ export interface Kernels {
 
   /**
    * Per-row cross-entropy of `logits` `[rows, V]` against class `targets` `[rows]`, with label
-   * smoothing `eps`: `loss = (1 - eps) * (lse - x[t]) + eps * (lse - mean(x))`. Rows whose target is
-   * `ignoreIndex` get loss 0. Writes `losses[rows]` and the log-sum-exp `lse[rows]`. Returns -1, or
-   * the first row whose target is outside `[0, V)` and is not `ignoreIndex`.
+   * smoothing `eps`: `loss = (1 - eps) * (lse - x[t]) + eps * (lse - mean(x))`. Rows whose target
+   * is `ignoreIndex` get loss 0. Writes `losses[rows]` and the log-sum-exp `lse[rows]`. Returns -1,
+   * or the first row whose target is outside `[0, V)` and is not `ignoreIndex`.
    */
   crossEntropy(
     logits: FloatArray,

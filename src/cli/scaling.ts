@@ -137,7 +137,8 @@ function describeEvent(e: StudyEvent): string {
     const rows = p.runs.map(
       (r) =>
         `  ${r.name.padEnd(22)} ${String(r.spec.steps).padStart(7)} steps  ` +
-        `${r.estimatedFlops.toExponential(1)} FLOPs  ${r.doneRun !== null ? `done (${r.doneRun})` : 'to train'}`,
+        `${r.estimatedFlops.toExponential(1)} FLOPs  ` +
+        `${r.doneRun !== null ? `done (${r.doneRun})` : 'to train'}`,
     );
     return [
       `plan: ${p.runs.length} runs, ${p.toTrain} to train, ~${p.estimatedFlops.toExponential(2)} ` +

@@ -202,7 +202,8 @@ export function insertRun(
   db.prepare(
     `INSERT INTO runs (id, name, kind, status, config_hash, config_json, created_at, started_at,
        heartbeat_at, ${columns})
-     VALUES (@id, @name, @kind, 'running', @config_hash, @config_json, @now, @now, @now, ${values})`,
+     VALUES (@id, @name, @kind, 'running', @config_hash, @config_json, @now, @now, ` +
+      `@now, ${values})`,
   ).run({
     id: run.id,
     name: run.name,

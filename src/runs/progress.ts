@@ -171,7 +171,10 @@ export function formatStepLine(
   return parts.join('  ');
 }
 
-/** The bar line: `[██████░░░░░░░░░░░░░░]  30%  300/1000  loss 2.314 ... eta 1m12s`. */
+/**
+ * The bar line: `[██████░░░░░░░░░░░░░░]  30%  300/1000`
+ * followed by `  loss 2.314 ... eta 1m12s`.
+ */
 export function formatBarLine(
   step: number,
   totalSteps: number,

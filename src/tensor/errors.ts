@@ -1,4 +1,6 @@
-/** Errors raised by the tensor engine. Each names the op and shows what was expected and what came. */
+/**
+ * Errors raised by the tensor engine. Each names the op and shows what was expected and what came.
+ */
 
 /** Operand shapes that cannot work together (broadcasting, matmul inner sizes, ...). */
 export class ShapeError extends Error {

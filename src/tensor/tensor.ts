@@ -20,7 +20,9 @@ export interface GradNode {
   backward(dy: Tensor): (Tensor | null)[];
 }
 
-/** Sees the gradient of a tensor during `backward()`; may return a replacement of the same shape. */
+/**
+ * Sees the gradient of a tensor during `backward()`; may return a replacement of the same shape.
+ */
 export type GradHook = (grad: Tensor) => Tensor | undefined;
 
 let gradEnabled = true;

@@ -36,8 +36,8 @@ export function gpt2Split(text: string): string[] {
 }
 
 /**
- * GPT-2's byte-to-character map: the printable Latin-1 bytes (`!`..`~`, `¡`..`¬`, `®`..`ÿ`) stand
- * for themselves; the other 68 bytes take the characters from U+0100 on, in byte order.
+ * GPT-2's byte-to-character map: the printable Latin-1 bytes (`!`..`~`, `¡`..`¬`, `®`..`ÿ`)
+ * stand for themselves; the other 68 bytes take the characters from U+0100 on, in byte order.
  */
 export const BYTE_TO_CHAR: readonly string[] = (() => {
   const map: string[] = new Array(256);

@@ -192,7 +192,8 @@ export function loadStudyData(spec: DataSpec): StudyData {
     throw new DataError(
       spec.file,
       `too few rows for the split: ${split.train.length} training and ${split.test.length} ` +
-        `test rows (test fraction ${spec.testFraction}${groups ? `, ${split.groupCount} groups` : ''}); ` +
+        `test rows (test fraction ${spec.testFraction}` +
+        `${groups ? `, ${split.groupCount} groups` : ''}); ` +
         `at least ${MIN_TRAIN} and ${MIN_TEST} are needed`,
     );
   }

@@ -3,8 +3,8 @@
  * EL2N and the loss, for every sample of a batch in one forward and one backward pass.
  *
  * The per-example trick for dense layers (spec E.1.1): for `y = x W^T + b` with input `x_i` and
- * back-propagated signal `g_i = dℓ_i/dy_i` of sample i, the sample's gradient is `g_i ⊗ x_i` for
- * W and `g_i` for b, so
+ * back-propagated signal `g_i = dℓ_i/dy_i` of sample i, the sample's gradient is `g_i ⊗ x_i`
+ * for W and `g_i` for b, so
  *
  *     ‖∇_W ℓ_i‖² = ‖g_i‖² · ‖x_i‖²        ‖∇_b ℓ_i‖² = ‖g_i‖²
  *
@@ -14,7 +14,8 @@
  * per sample instead: the reference the batched path is tested against.
  *
  * Losses per sample: classification cross-entropy; regression squared error of the standardised
- * target. EL2N (Paul et al. 2021): ‖softmax(z_i) − onehot(y_i)‖₂, or |ŷ_i − y_i| for regression.
+ * target. EL2N (Paul et al. 2021): ‖softmax(z_i) − onehot(y_i)‖₂, or |ŷ_i − y_i| for
+ * regression.
  *
  * LIMITATION: exact only for dense layers applied once per sample (the MLP); layers whose weights
  * are shared across positions (LSTM, convolutions) need the per-sample loop, which is not wired

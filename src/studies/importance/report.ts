@@ -74,7 +74,10 @@ export function finding(r: StudyResult): string {
   const kept = candidates.filter((s) => s.maintained);
   const describe = (s: (typeof candidates)[number]) =>
     `${s.selector} ${s.rule} (kept ${fmt(s.keptFraction, 3)}): ${r.primary} ` +
-    `${pm(s.metrics[r.primary]?.mean ?? Number.NaN, s.metrics[r.primary]?.halfWidth ?? Number.NaN)}, ` +
+    `${pm(
+      s.metrics[r.primary]?.mean ?? Number.NaN,
+      s.metrics[r.primary]?.halfWidth ?? Number.NaN,
+    )}, ` +
     `${fmt(s.relativeChangePct, 2)} % vs full (+ is better), vs random ` +
     `${s.vsRandom ? pm(s.vsRandom.mean, s.vsRandom.halfWidth) : 'n/a'}`;
   if (good.length > 0) {
@@ -86,7 +89,8 @@ export function finding(r: StudyResult): string {
   if (kept.length > 0) {
     return (
       `${r.dataset}: partly. Dropping ≥ 20 % keeps ${r.primary} within 1 % or the seed ` +
-      `spread for ${kept.map(describe).join('; ')}, but no selector beats random with an interval ` +
+      `spread for ${kept.map(describe).join('; ')}, ` +
+      'but no selector beats random with an interval ' +
       'excluding zero.'
     );
   }
@@ -185,7 +189,8 @@ async function figures(r: StudyResult): Promise<Figure[]> {
     title: 'Retraining wall time saved against kept fraction',
     svg: savings.svg,
     caption:
-      '100 · (1 − subset / full) of the wall-clock time of a retrain, mean over seeds, scoring ' +
+      '100 · (1 − subset / full) of the wall-clock time of a retrain, ' +
+      'mean over seeds, scoring ' +
       'run not included (see the table for end-to-end savings).',
   });
   const m = r.scoring.matrices.gradNorm;
@@ -293,7 +298,8 @@ export async function renderStudyReport(
         finding(r),
         'Maintained: the primary metric is within 1 % relative of full data, or the mean paired ' +
           'difference is within the seed-to-seed standard deviation of full data. Beats random: ' +
-          'the 95 % Student-t interval of the paired difference (same seeds) excludes zero in the ' +
+          'the 95 % Student-t interval of the paired difference (same seeds) ' +
+          'excludes zero in the ' +
           'better direction. Each selector and fraction is tested on its own: no correction for ' +
           'multiple comparisons, so with many rows one interval may exclude zero by chance.',
         `Pruned: the ${config.prune} aggregated scores.`,
@@ -325,7 +331,8 @@ export async function renderStudyReport(
       title: 'Pruned retraining',
       paragraphs: [
         `Primary metric ${r.primary} (${r.higherIsBetter ? 'higher' : 'lower'} is better). ` +
-          'Savings are 100 · (1 − subset / full), means over seeds; end-to-end adds the scoring ' +
+          'Savings are 100 · (1 − subset / full), means over seeds; ' +
+          'end-to-end adds the scoring ' +
           'run to the subset; break-even = scoring-run time / (full − subset retrain time).',
       ],
       table: summaryTable(r),
@@ -337,9 +344,11 @@ export async function renderStudyReport(
         `Scored at the end of each of ${r.scoring.matrices.gradNorm.length} epochs of the ` +
           'scoring run, all parameters, batched per-example trick (exact for dense layers). ' +
           `Aggregation: ${config.aggregation}. Top-${r.stability.k} Jaccard overlap between the ` +
-          `first and last epoch: ${fmt(r.stability.topK[0]?.[r.stability.topK.length - 1] ?? Number.NaN, 3)}.`,
+          `first and last epoch: ` +
+          `${fmt(r.stability.topK[0]?.[r.stability.topK.length - 1] ?? Number.NaN, 3)}.`,
         'Archetypes (spec E.1.2 proposal): high = at or above the 0.75 quantile of the epoch; ' +
-          'consistent ≥ 80 % of epochs, transient ≥ 50 % of the first third and ≤ 20 % of the ' +
+          'consistent ≥ 80 % of epochs, transient ≥ 50 % of the first third ' +
+          'and ≤ 20 % of the ' +
           'last third, never = no epoch.',
       ],
       table: {

@@ -11,9 +11,9 @@
  * ln L - ln(E + A C^alpha) (Chinchilla's form), so both stay defined.
  *
  * E is given (the paper fixes 1.9 nats for C4 with GPT-2 BPE) or fitted in [0, min L). Every
- * method runs Nelder–Mead from many starting points (a grid over E and alpha seeded by the log-space
- * line) and keeps the best. Parameters are internally a = ln A + alpha ln C0 with C0 the geometric
- * mean compute, so A and alpha are not badly conditioned at 1e15 FLOPs.
+ * method runs Nelder–Mead from many starting points (a grid over E and alpha seeded by the
+ * log-space line) and keeps the best. Parameters are internally a = ln A + alpha ln C0 with C0 the
+ * geometric mean compute, so A and alpha are not badly conditioned at 1e15 FLOPs.
  */
 import { type FrontierPoint, frontier } from './frontier.js';
 import { minimizeFromStarts } from './minimize.js';

@@ -65,7 +65,9 @@ async function curvesFigure(a: ScalingAnalysis, curves: readonly RunCurve[]): Pr
     logX: true,
     logY: true,
     title: 'Training curves and fitted frontier laws',
-    subtitle: `fit: ${a.method}; E ${a.irreducible === 'fitted' ? 'fitted per family' : a.irreducible}`,
+    subtitle:
+      `fit: ${a.method}; ` +
+      `E ${a.irreducible === 'fitted' ? 'fitted per family' : a.irreducible}`,
     showPoints: false,
   });
   const windows = a.families
@@ -153,8 +155,10 @@ async function stackFigure(): Promise<Figure> {
     svg: chart.svg,
     caption:
       'Cumulative CEG at the frontier compute of each year, adding one innovation at a time in ' +
-      'the paper’s order; computed by the decomposition calculator from the paper’s published ' +
-      `constants (not from this sweep). 2012→2023: total ${d.total.toFixed(0)}x, scale-dependent ` +
+      'the paper’s order; computed by the decomposition calculator ' +
+      'from the paper’s published ' +
+      `constants (not from this sweep). 2012→2023: total ${d.total.toFixed(0)}x, ` +
+      'scale-dependent ' +
       `share ${(100 * d.scaleDependentShare).toFixed(1)} %.`,
   };
 }
@@ -181,17 +185,30 @@ function fitsSection(a: ScalingAnalysis): ReportSection {
   }
   const paragraphs = [
     'ℓ = L − E = A·C^α fitted to each family’s frontier inside its window. linear: least ' +
-      'squares on ℓ (the paper’s); log: least squares on log residuals; huber: Huber (δ = 1e-3) ' +
-      'on log residuals; each from many starting points (Nelder–Mead). The interval is the 95 % ' +
+      'squares on ℓ (the paper’s); log: least squares on log residuals; ' +
+      'huber: Huber (δ = 1e-3) ' +
+      'on log residuals; each from many starting points (Nelder–Mead). ' +
+      'The interval is the 95 % ' +
       `bootstrap percentile interval over runs for the headline method (${a.method}).`,
     ...a.families.flatMap((f) => (f.window ? [`Window of ${f.family}: ${f.window.source}.`] : [])),
     ...a.families.flatMap((f) => f.errors),
+  ];
+  const columns = [
+    'family',
+    'method',
+    'A',
+    'α',
+    'α 95 % CI',
+    'E',
+    'points',
+    'R²',
+    'window (FLOPs)',
   ];
   return {
     title: 'Fitted laws',
     paragraphs,
     table: {
-      columns: ['family', 'method', 'A', 'α', 'α 95 % CI', 'E', 'points', 'R²', 'window (FLOPs)'],
+      columns,
       rows,
       align: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
       keyColumn: true,
@@ -219,7 +236,8 @@ export async function writeScalingReport(
           'backward and optimiser), not 6ND. Loss is the held-out cross-entropy on fixed windows ' +
           'from the end of the corpus, logged at log-spaced steps.',
         'Deviations from the paper: character-level text instead of C4 with GPT-2 BPE; learning ' +
-          'rates set by a width rule, not tuned per width; E fitted unless given (the paper fixes ' +
+          'rates set by a width rule, not tuned per width; ' +
+          'E fitted unless given (the paper fixes ' +
           '1.9 for its corpus); windows derived from this sweep, not [1e15, 1e18].',
       ],
     },

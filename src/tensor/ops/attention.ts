@@ -57,8 +57,8 @@ function dense(t: Tensor): AttentionView {
 /**
  * Attention `softmax(q k^T * scale + mask) v` in one kernel, with grouped-query heads when
  * `k` and `v` have fewer heads than `q`. Counts `4·B·H·T·S·D` FLOPs for the two products and
- * `5·B·H·T·S` for the softmax forward; `8·B·H·T·S·D + 4·B·H·T·S` backward. Every (query, key)
- * pair is counted, masked or not.
+ * `5·B·H·T·S` for the softmax forward; `8·B·H·T·S·D + 4·B·H·T·S` backward. Every
+ * (query, key) pair is counted, masked or not.
  */
 export function scaledDotProductAttention(
   q: Tensor,

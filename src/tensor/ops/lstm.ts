@@ -1,8 +1,9 @@
 /**
  * The LSTM layer as one autograd op: the input projection of every time step in one matrix
  * product, then per step one recurrent GEMM and one fused gate kernel, in time-major buffers;
- * its own backward through time, with the weight gradients as one GEMM each. Gate order and weight layout are PyTorch's (`weight_ih_l0` `[4H, I]`,
- * gates i, f, g, o), so `torch.nn.LSTM` weights load as they are.
+ * its own backward through time, with the weight gradients as one GEMM each. Gate order and weight
+ * layout are PyTorch's (`weight_ih_l0` `[4H, I]`, gates i, f, g, o), so `torch.nn.LSTM` weights
+ * load as they are.
  *
  * Dimension legend: B batch, T time, I input size, H hidden size.
  */
@@ -31,7 +32,8 @@ export function lstmCell(gates: Tensor, cPrev: Tensor): Tensor {
     cPrev.shape[1] !== H
   ) {
     throw new ShapeError(
-      `lstmCell: gates must be [B, 4H] and the cell [B, H]; got ${gates.describe()} and ${cPrev.describe()}`,
+      `lstmCell: gates must be [B, 4H] and the cell [B, H]; ` +
+        `got ${gates.describe()} and ${cPrev.describe()}`,
     );
   }
   const dtype = gates.dtype as FloatDType;

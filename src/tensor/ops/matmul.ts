@@ -126,7 +126,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   });
 }
 
-/** Batch offsets of a single matrix, shared by every one-matrix product (kernels never write it). */
+/**
+ * Batch offsets of a single matrix, shared by every one-matrix product (kernels never write it).
+ */
 const SINGLE = new Int32Array(1);
 
 export interface LinearOptions {

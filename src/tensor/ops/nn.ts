@@ -71,7 +71,8 @@ export function crossEntropy(
   const V = logits.shape[logits.rank - 1];
   if (logits.rank < 1 || !sameShape(logits.shape.slice(0, -1), targets.shape)) {
     throw new ShapeError(
-      `crossEntropy: logits ${fmtShape(logits.shape)} need targets ${fmtShape(logits.shape.slice(0, -1))}, ` +
+      `crossEntropy: logits ${fmtShape(logits.shape)} ` +
+        `need targets ${fmtShape(logits.shape.slice(0, -1))}, ` +
         `got ${fmtShape(targets.shape)}`,
     );
   }

@@ -122,7 +122,9 @@ function range(op: string, x: Tensor, axis: number, start: number, end: number):
   return [s, e];
 }
 
-/** Writes `src` into the block of the dense `dst` (shape `dstShape`) starting at `start` on `axis`. */
+/**
+ * Writes `src` into the block of the dense `dst` (shape `dstShape`) starting at `start` on `axis`.
+ */
 function copyBlock(src: Tensor, dst: Tensor, axis: number, start: number): void {
   const dstStrides = contiguousStrides(dst.shape);
   kernels().copy(
