@@ -199,7 +199,7 @@ test('bad input: each error names the file and the column or line', async () => 
 
   const ucc = await run({ data, preset: 'ucc-5g', runs: join(dir, 'runs') });
   assert.equal(ucc.code, 2);
-  assert.match(ucc.stderr, /toy\.csv: preset ucc-5g: windowed forecasting .* not supported yet/);
+  assert.match(ucc.stderr, /toy\.csv: no column 'DL_bitrate' \(ucc-5g windows need /);
 
   const noTarget = await run({ data, runs: join(dir, 'runs') });
   assert.match(noTarget.stderr, /no target column: give --target <column> or a --preset/);

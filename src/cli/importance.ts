@@ -48,6 +48,7 @@ export function registerImportanceCommand(program: Command): void {
       'Examples:',
       '  $ sextant importance --preset telco --data Telco-Customer-Churn.csv',
       '  $ sextant importance --preset 5gophers --data all-carriers_01-throughput.csv --json',
+      '  $ sextant importance --preset ucc-5g --data 5G-production-dataset/Download --window 10',
       '  $ sextant importance --data my.csv --target label --keep 0.8,0.6 --seeds 5',
       '',
     ].join('\n'),

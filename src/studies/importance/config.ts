@@ -20,9 +20,17 @@ export const ImportanceSchema = z
       .describe(
         'column layout of a public telecom data set: telco (IBM Telco churn, ' +
           'Telco-Customer-Churn.csv), 5gophers (5Gophers 1.0 all-carriers_01-throughput.csv), ' +
-          'ucc-5g (not supported yet)',
+          'ucc-5g (UCC 5G production download traces, GitHub uccmisl/5Gdataset: --data is the ' +
+          'folder of Download/{Driving,Static}/*.csv; DL_bitrate forecast from sliding windows)',
       ),
-    data: z.string().min(1).describe('CSV file with a header row'),
+    data: z
+      .string()
+      .min(1)
+      .describe('CSV file with a header row (ucc-5g: a folder of trace CSVs, or one trace)'),
+    window: int(1).default(10).describe('ucc-5g: time steps of history in each sliding window'),
+    maxWindows: int(0)
+      .default(8000)
+      .describe('ucc-5g: subsample to at most this many windows (train and test alike); 0 = all'),
     target: z.string().min(1).optional().describe('the column to predict (overrides the preset)'),
     task: z
       .enum(['classification', 'regression'])

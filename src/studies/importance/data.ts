@@ -10,8 +10,11 @@
  * - `5gophers`: 5Gophers 1.0 throughput, `All-Carriers/01-Throughput/data.csv` (7,257 rows; CC BY
  *   4.0; Narayanan et al., WWW 2020, University of Minnesota). Target `throughput_mbps`,
  *   regression, split by whole measurement runs (carrier, connections, server, run number).
- * - `ucc-5g`: the UCC 5G production traces (Raca et al., MMSys 2020; GitHub uccmisl/5Gdataset;
- *   GPL-3.0). LIMITATION: windowed forecasting is not implemented yet; the preset says so.
+ * - `ucc-5g`: the UCC 5G production traces (Raca et al., MMSys 2020; GitHub uccmisl/5Gdataset,
+ *   `5G-production-dataset.zip`, `Download/{Driving,Static}/*.csv`; GPL-3.0), read from a folder
+ *   of trace CSVs (or one trace). Target `DL_bitrate`, regression, forecast from sliding windows
+ *   of the previous W rows within each trace, split chronologically within each trace
+ *   (windows.ts).
  *
  * Dimension legend: N rows (with a target), F features.
  */
@@ -39,6 +42,8 @@ export interface Preset {
   source: string;
   /** Not yet supported: the message to give. */
   unsupported?: string;
+  /** Sliding-window forecasting over a folder of traces (windows.ts) instead of a plain table. */
+  windowed?: boolean;
 }
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
@@ -68,10 +73,11 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     task: 'regression',
     ignore: [],
     group: [],
-    source: 'UCC 5G production traces (GPL-3.0), GitHub uccmisl/5Gdataset; Raca et al., MMSys 2020',
-    unsupported:
-      'preset ucc-5g: windowed forecasting (sliding windows within each trace, chronological ' +
-      'split) is not supported yet; use --target DL_bitrate on one trace as a plain table',
+    source:
+      'UCC 5G production traces, Download/{Driving,Static}/*.csv of 5G-production-dataset.zip ' +
+      '(GPL-3.0), GitHub uccmisl/5Gdataset; Raca et al., MMSys 2020. --data is the folder of ' +
+      'trace CSVs; windows of --window steps, chronological split within each trace',
+    windowed: true,
   },
 };
 

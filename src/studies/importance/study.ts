@@ -15,7 +15,8 @@
  *
  * LIMITATION: static pruning only (score once, retrain); no per-epoch dynamic mode, no
  * "on-the-fly" scoring inside training mini-batches, no GraNd average over several
- * initialisations, no LSTM model or windowed series (the ucc-5g preset refuses with a message),
+ * initialisations, no LSTM model for windowed series (the ucc-5g preset flattens its windows
+ * into rows for the MLP; windows.ts),
  * and no reload of a keep-list from an earlier run.
  * LIMITATION: wall time (and so power-model energy) of one retrain is a fraction of a second on
  * the quick preset and noisy; sample-gradient and FLOP savings are exact.
@@ -39,6 +40,7 @@ import {
 } from './scores.js';
 import { excludesZero, type Interval, meanInterval, pairedDifference } from './stats.js';
 import { rowsBatch, type TrainOptions, testMetrics, trainOn } from './train.js';
+import { loadWindowedData } from './windows.js';
 
 /** The N × E score matrices of the scoring run (epoch-major: `[e][i]`). */
 export interface ScoreMatrices {
@@ -159,6 +161,25 @@ export function parseSelectors(text: string, task: string): Selector[] {
 export function studyData(config: ImportanceConfig): { data: StudyData; dataset: string } {
   const preset = config.preset !== undefined ? PRESETS[config.preset] : undefined;
   if (preset?.unsupported !== undefined) throw new DataError(config.data, preset.unsupported);
+  if (preset?.windowed === true) {
+    if (
+      config.group !== undefined ||
+      config.ignore !== undefined ||
+      config.task === 'classification'
+    ) {
+      throw new RangeError(
+        `--preset ${preset.name}: windowed forecasting takes no --group, --ignore or classification`,
+      );
+    }
+    const windowed = loadWindowedData(config.data, {
+      window: config.window,
+      testFraction: config.testFraction,
+      maxWindows: config.maxWindows,
+      seed: config.seed,
+      ...(config.target !== undefined ? { target: config.target } : {}),
+    });
+    return { data: windowed.data, dataset: preset.name };
+  }
   const target = config.target ?? preset?.target;
   if (target === undefined) {
     throw new DataError(config.data, 'no target column: give --target <column> or a --preset');
