@@ -168,7 +168,8 @@ export function studyData(config: ImportanceConfig): { data: StudyData; dataset:
       config.task === 'classification'
     ) {
       throw new RangeError(
-        `--preset ${preset.name}: windowed forecasting takes no --group, --ignore or classification`,
+        `--preset ${preset.name}: windowed forecasting takes no --group, --ignore or ` +
+          'classification',
       );
     }
     const windowed = loadWindowedData(config.data, {

@@ -10,14 +10,15 @@
  *
  * Dimension legend: B batch, F features, K outputs.
  */
+
 import { MLP } from '../../models/mlp.js';
 import { Adam } from '../../optim/adam.js';
 import { backward } from '../../tensor/autograd.js';
-import { tensor } from '../../tensor/create.js';
 import { softmax } from '../../tensor/ops/nn.js';
 import { mean } from '../../tensor/ops/reduce.js';
 import { Generator } from '../../tensor/random.js';
 import { noGrad } from '../../tensor/tensor.js';
+import { tableBatch } from '../../train/tasks/table.js';
 import type { StudyData } from './data.js';
 import { perSampleLoss, type SampleBatch } from './per-sample.js';
 import { classificationMetrics, regressionMetrics } from './stats.js';
@@ -33,18 +34,7 @@ export interface TrainOptions {
 
 /** Rows `rows` of the table as a batch: features `[B, F]`, targets `[B]`. */
 export function rowsBatch(data: StudyData, rows: ArrayLike<number>): SampleBatch {
-  const { table } = data;
-  const F = table.numFeatures;
-  const B = rows.length;
-  const x = new Float32Array(B * F);
-  const classification = table.targets instanceof Int32Array;
-  const y = classification ? new Int32Array(B) : new Float32Array(B);
-  for (let b = 0; b < B; b++) {
-    const i = rows[b] as number;
-    x.set(table.features.subarray(i * F, (i + 1) * F), b * F);
-    y[b] = table.targets[i] as number;
-  }
-  return { x: tensor(x, { shape: [B, F] }), y: tensor(y, { shape: [B] }) };
+  return tableBatch(data.table, rows);
 }
 
 /** The MLP for the data, initialised from `seed`'s 'init' stream. */

@@ -76,7 +76,8 @@ function numberAt(csv: CsvTable, r: number, c: number): number {
   if (!Number.isFinite(v)) {
     throw new DataError(
       csv.source,
-      `line ${csv.lines[r]}: column '${csv.header[c]}' is numeric but holds ${JSON.stringify(cell)}`,
+      `line ${csv.lines[r]}: column '${csv.header[c]}' is numeric but holds ` +
+        JSON.stringify(cell),
     );
   }
   return v;
@@ -97,7 +98,8 @@ export function readTrace(csv: CsvTable, features: readonly string[], target: st
     if (c < 0) {
       throw new DataError(
         csv.source,
-        `no column '${name}' (ucc-5g windows need ${[...new Set([...features, target])].join(', ')}); ` +
+        `no column '${name}' (ucc-5g windows need ` +
+          `${[...new Set([...features, target])].join(', ')}); ` +
           `the columns are: ${csv.header.join(', ')}`,
       );
     }
