@@ -21,3 +21,16 @@ const char* isa_name(Isa isa);
 #define SX_TARGET_BEGIN(features) SX_PRAGMA(GCC push_options) SX_PRAGMA(GCC target(features))
 #define SX_TARGET_END SX_PRAGMA(GCC pop_options)
 #endif
+
+// Inside a function returning the call's result: runs the copy of CALL compiled for this CPU's
+// instruction set, from the enclosing file's isa_avx512 / isa_avx2 / isa_generic namespaces.
+#ifdef SX_MULTI_ISA
+#define SX_DISPATCH(CALL)                      \
+  switch (::sx::cpu_isa()) {                   \
+    case ::sx::Isa::avx512: return isa_avx512::CALL; \
+    case ::sx::Isa::avx2: return isa_avx2::CALL;     \
+    default: return isa_generic::CALL;         \
+  }
+#else
+#define SX_DISPATCH(CALL) return isa_generic::CALL;
+#endif

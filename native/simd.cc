@@ -33,14 +33,6 @@ namespace isa_avx512 {
 #undef SX_VEC_BYTES
 }  // namespace isa_avx512
 SX_TARGET_END
-#define SX_DISPATCH(CALL)                                             \
-  switch (cpu_isa()) {                                                \
-    case Isa::avx512: return isa_avx512::CALL;                        \
-    case Isa::avx2: return isa_avx2::CALL;                            \
-    default: return isa_generic::CALL;                                \
-  }
-#else
-#define SX_DISPATCH(CALL) return isa_generic::CALL;
 #endif
 
 }  // namespace

@@ -588,6 +588,11 @@ describe('native kernels match the JS reference', { skip }, () => {
         { B: 1, H: 2, Hkv: 1, T: 33, S: 33, D: 16, causal: true, mask: false },
         { B: 3, H: 3, Hkv: 3, T: 3, S: 10, D: 5, causal: false, mask: true },
         { B: 2, H: 8, Hkv: 2, T: 17, S: 17, D: 32, causal: true, mask: true },
+        // Past 64 queries the causal products run in row blocks (one ragged at the end); the
+        // queries may be the last T of S keys, or outnumber them so that the first see none.
+        { B: 2, H: 4, Hkv: 2, T: 97, S: 97, D: 8, causal: true, mask: true },
+        { B: 1, H: 2, Hkv: 1, T: 70, S: 90, D: 4, causal: true, mask: false },
+        { B: 1, H: 2, Hkv: 2, T: 80, S: 66, D: 4, causal: true, mask: false },
       ]) {
         const { B, H, Hkv, T, S, D, causal } = cfg;
         // q, k, v are slices of one packed [B, T|S, (H + 2 Hkv), D] tensor plus a leading gap,
