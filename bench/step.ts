@@ -19,6 +19,7 @@ import {
   readFlops,
   resetFlops,
   type Tensor,
+  tensorScope,
 } from '../src/index.js';
 import {
   ADAMW,
@@ -94,19 +95,22 @@ function main(): void {
   const optimizer = new AdamW(model.parameters, { ...ADAMW });
   const tracker = new PeakTracker();
 
-  // One full step: clear gradients, forward with the fused loss, backward, AdamW. The FLOPs
-  // counter is read per step (a reset and a copy: no measurable cost).
+  // One full step: clear gradients, forward with the fused loss, backward, AdamW, inside a
+  // tensorScope so that the next step reuses this one's memory (as src/train's Trainer does).
+  // The FLOPs counter is read per step (a reset and a copy: no measurable cost).
   const step = (): { loss: number; ms: number; flops: FlopCount } => {
     resetFlops();
     const start = performance.now();
-    optimizer.zeroGrad();
-    const loss: Tensor = model.loss(idx, targets); // []
-    tracker.sample();
-    loss.backward();
-    tracker.sample();
-    optimizer.step();
-    tracker.sample();
-    const value = loss.item();
+    const value = tensorScope(() => {
+      optimizer.zeroGrad();
+      const loss: Tensor = model.loss(idx, targets); // []
+      tracker.sample();
+      loss.backward();
+      tracker.sample();
+      optimizer.step();
+      tracker.sample();
+      return loss.item();
+    });
     return { loss: value, ms: performance.now() - start, flops: readFlops() };
   };
 

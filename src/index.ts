@@ -24,4 +24,11 @@ export * from './tensor/ops/reduce.js';
 export * from './tensor/ops/shape.js';
 export { bernoulliMask, Generator, rand, randint, randn } from './tensor/random.js';
 export { greedy, type SampleOptions, sampleNext } from './tensor/sampling.js';
+export {
+  clearPool,
+  keep,
+  pooledMemoryBytes,
+  tensorScope,
+  untracked,
+} from './tensor/storage.js';
 export { type GradHook, isGradEnabled, noGrad, Tensor } from './tensor/tensor.js';

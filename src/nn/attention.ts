@@ -26,6 +26,7 @@ import { matmul } from '../tensor/ops/matmul.js';
 import { softmax } from '../tensor/ops/nn.js';
 import { concat, permute, reshape } from '../tensor/ops/shape.js';
 import { contiguousStrides } from '../tensor/shape.js';
+import { keep } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { HookPoint } from './hook-point.js';
 import { type InitOptions, Linear, type WeightLayout } from './layers.js';
@@ -390,8 +391,8 @@ export class MultiHeadAttention extends Module<[Tensor, AttentionContext?], Tens
         k = concat([cache.k, k], 2); // [B, Hkv, S, D]
         v = concat([cache.v, v], 2); // [B, Hkv, S, D]
       }
-      cache.k = k;
-      cache.v = v;
+      cache.k = keep(k);
+      cache.v = keep(v);
     }
     const keyMask = ctx.keyMask ?? null;
     const z = this.hook_pattern.active

@@ -20,6 +20,7 @@ import { linear, matmul } from '../tensor/ops/matmul.js';
 import { dropout, layerNorm, rmsNorm } from '../tensor/ops/nn.js';
 import { reshape } from '../tensor/ops/shape.js';
 import { type Generator, randn } from '../tensor/random.js';
+import { untracked } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { HookPoint } from './hook-point.js';
 import { Module } from './module.js';
@@ -160,7 +161,7 @@ export class SinusoidalEmbedding extends Module<[Tensor], Tensor> {
     let max = -1;
     for (let i = 0; i < positions.size; i++) max = Math.max(max, positions.data[i]);
     if (max >= this.table.shape[0])
-      this.table = this.build(Math.max(2 * this.table.shape[0], max + 1));
+      this.table = untracked(() => this.build(Math.max(2 * this.table.shape[0], max + 1)));
     return embedding(this.table, positions); // [..., C]
   }
 }

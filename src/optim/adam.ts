@@ -13,6 +13,7 @@
 import { kernels } from '../backends/index.js';
 import type { FloatArray } from '../backends/kernels.js';
 import { countFlops } from '../tensor/flops.js';
+import { untracked } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { definedOnly, Optimizer, type ParamGroup, type ParamGroupInput } from './optimizer.js';
 
@@ -73,7 +74,7 @@ abstract class AdamFamily extends Optimizer<AdamHypers, AdamState> {
   protected update(param: Tensor, grad: FloatArray, group: ParamGroup<AdamHypers>): void {
     let state = this.state.get(param);
     if (state === undefined) {
-      state = this.initState(param);
+      state = untracked(() => this.initState(param));
       this.state.set(param, state);
     }
     state.step += 1;

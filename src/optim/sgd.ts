@@ -11,6 +11,7 @@
 import { kernels } from '../backends/index.js';
 import type { FloatArray } from '../backends/kernels.js';
 import { countFlops } from '../tensor/flops.js';
+import { untracked } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { definedOnly, Optimizer, type ParamGroup, type ParamGroupInput } from './optimizer.js';
 
@@ -82,7 +83,7 @@ export class SGD extends Optimizer<SgdHypers, SgdState> {
     if (momentum !== 0) {
       let state = this.state.get(param);
       if (state === undefined) {
-        state = this.initState(param);
+        state = untracked(() => this.initState(param));
         this.state.set(param, state);
         firstStep = true;
       }

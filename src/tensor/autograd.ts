@@ -3,6 +3,7 @@ import { kernels } from '../backends/index.js';
 import { fmtShape, ShapeError } from './errors.js';
 import { inPhase } from './flops.js';
 import { sameShape } from './shape.js';
+import { keep } from './storage.js';
 import { type GradNode, isGradEnabled, noGrad, Tensor } from './tensor.js';
 
 /**
@@ -125,7 +126,7 @@ export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions =
         const g = t.applyHooks(incoming);
         if (t.keepsGrad()) {
           // A copy: the same gradient object may also flow to other tensors.
-          t.grad = t.grad === null ? g.clone() : addInto(t.grad, g);
+          t.grad = keep(t.grad === null ? g.clone() : addInto(t.grad, g));
         }
         const node = t.gradFn;
         if (node === null) continue;

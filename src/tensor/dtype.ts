@@ -1,24 +1,40 @@
 /** Element types and the typed arrays that hold them. */
 import type { AnyArray, FloatArray } from '../backends/kernels.js';
 import { DTypeError } from './errors.js';
+import { noteAllocation, takePooled } from './storage.js';
 
 /** `float64` is for analysis and gradient checks; models train in `float32`. */
 export type DType = 'float32' | 'float64' | 'int32';
 export type FloatDType = 'float32' | 'float64';
 
+/**
+ * A zero-filled array of `n` elements: reused from the pool of a `tensorScope` that ended when
+ * it holds one of that length, otherwise new.
+ */
 export function allocate(dtype: DType, n: number): AnyArray {
+  const reused = takePooled(dtype, n);
+  if (reused !== undefined) {
+    noteAllocation(reused);
+    return reused;
+  }
+  let fresh: AnyArray;
   switch (dtype) {
     case 'float32':
-      return new Float32Array(n);
+      fresh = new Float32Array(n);
+      break;
     case 'float64':
-      return new Float64Array(n);
+      fresh = new Float64Array(n);
+      break;
     case 'int32':
-      return new Int32Array(n);
+      fresh = new Int32Array(n);
+      break;
   }
+  noteAllocation(fresh);
+  return fresh;
 }
 
 export function allocateFloat(dtype: FloatDType, n: number): FloatArray {
-  return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  return allocate(dtype, n) as FloatArray;
 }
 
 export function dtypeOf(data: AnyArray): DType {

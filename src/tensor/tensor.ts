@@ -11,6 +11,7 @@ import type { AnyArray } from '../backends/kernels.js';
 import { allocate, type DType, dtypeOf } from './dtype.js';
 import { fmtShape, ShapeError } from './errors.js';
 import { numel, type Shape } from './shape.js';
+import { noteTensor } from './storage.js';
 
 /** How an op's result is differentiated: its inputs and the map from `dy` to their gradients. */
 export interface GradNode {
@@ -50,8 +51,8 @@ export interface TensorOptions {
 export class Tensor {
   readonly shape: Shape;
   readonly dtype: DType;
-  /** The elements, row-major. Ops never write into their inputs' data. */
-  data: AnyArray;
+  private elements: AnyArray;
+  private disposed = false;
   requiresGrad: boolean;
   /** Accumulated gradient (leaves, and tensors that called `retainGrad()`). */
   grad: Tensor | null = null;
@@ -73,10 +74,41 @@ export class Tensor {
         throw new ShapeError(`Tensor: invalid shape ${fmtShape(shape)}`);
       }
     }
-    this.data = data;
+    this.elements = data;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtypeOf(data);
     this.requiresGrad = options.requiresGrad ?? false;
+    noteTensor(this);
+  }
+
+  /** The elements, row-major. Ops never write into their inputs' data. */
+  get data(): AnyArray {
+    if (this.disposed) {
+      throw new Error(
+        `${this.describe()} was disposed when the tensorScope that made it ended, and its ` +
+          'memory now holds other values; return it from the scope or keep() it to use it after',
+      );
+    }
+    return this.elements;
+  }
+
+  set data(data: AnyArray) {
+    this.elements = data;
+  }
+
+  /** @internal The elements even after disposal; for the scope that disposes. */
+  storage(): AnyArray {
+    return this.elements;
+  }
+
+  /** @internal Marks the tensor unusable: its storage went back to the pool. */
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  /** Whether a `tensorScope` disposed this tensor. */
+  get isDisposed(): boolean {
+    return this.disposed;
   }
 
   get rank(): number {
@@ -84,7 +116,7 @@ export class Tensor {
   }
 
   get size(): number {
-    return this.data.length;
+    return this.elements.length;
   }
 
   /** True for tensors that `backward()` accumulates into (not computed by a recorded op). */

@@ -28,6 +28,7 @@ import type { GroupHypers, Optimizer } from '../optim/optimizer.js';
 import { backward } from '../tensor/autograd.js';
 import { readFlops } from '../tensor/flops.js';
 import { affine } from '../tensor/ops/elementwise.js';
+import { tensorScope } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type Checkpoint, type JsonValue, writeCheckpoint } from './checkpoint.js';
 import { NonFiniteLossError, ResumeError } from './errors.js';
@@ -190,6 +191,10 @@ export class Trainer<Batch> {
 
   /** The task's held-out metrics now, without gradients and in eval mode. */
   evaluate(): Metrics {
+    return tensorScope(() => this.evaluateInScope());
+  }
+
+  private evaluateInScope(): Metrics {
     return inEvalMode(this.task.model, () =>
       this.task.evaluate !== undefined
         ? this.task.evaluate()
@@ -228,8 +233,16 @@ export class Trainer<Batch> {
     };
   }
 
-  /** One optimiser update (steps 1 to 4 of the file comment); returns its training metrics. */
+  /**
+   * One optimiser update (steps 1 to 4 of the file comment); returns its training metrics. The
+   * step runs in a tensorScope: the next step reuses the memory of this one's activations and
+   * temporary gradients instead of waiting for the garbage collector.
+   */
   private trainStep(): Metrics {
+    return tensorScope(() => this.trainStepInScope());
+  }
+
+  private trainStepInScope(): Metrics {
     const step = this.stepsDone + 1;
     const lr = this.options.schedule(step - 1);
     this.optimizer.setLr(lr);
