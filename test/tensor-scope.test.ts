@@ -51,7 +51,9 @@ describeEachBackend('tensorScope', () => {
     const plain = train(6, false);
     const scoped = train(6, true);
     assert.deepEqual(scoped.losses, plain.losses);
-    scoped.params.forEach((p, i) => assert.deepEqual(p, plain.params[i], `parameter ${i}`));
+    for (const [i, p] of scoped.params.entries()) {
+      assert.deepEqual(p, plain.params[i], `parameter ${i}`);
+    }
     assert.ok(s.pooledMemoryBytes() > 0, 'the last step gave its memory back to the pool');
   });
 
@@ -109,7 +111,10 @@ describeEachBackend('tensorScope', () => {
       opt.step();
     });
     const state = opt.stateDict().state[0] as { expAvg: s.Tensor };
-    assert.ok(state.expAvg.data.some((v) => v !== 0), 'AdamW state survived and moved');
+    assert.ok(
+      state.expAvg.data.some((v) => v !== 0),
+      'AdamW state survived and moved',
+    );
     assert.ok(w.grad !== null && !w.grad.isDisposed);
   });
 
