@@ -175,17 +175,21 @@ export function parseSelectors(text: string, task: string): Selector[] {
   return names as Selector[];
 }
 
+/** The model when `--model` is not given: the LSTM for a windowed preset, else the MLP. */
+export function defaultModel(config: ImportanceConfig): ModelKind {
+  const preset = config.preset !== undefined ? PRESETS[config.preset] : undefined;
+  return preset?.windowed === true ? 'lstm' : 'mlp';
+}
+
 /**
- * The model for `config`: `--model`, or by default the LSTM for a windowed preset and the MLP
- * otherwise. The LSTM needs samples that are sequences of time steps: a tabular preset or file
- * is an error that says so.
+ * The model for `config` (`--model`, or `defaultModel`). The LSTM needs samples that are
+ * sequences of time steps: a tabular preset or file is an error that says so.
  */
 export function modelSpec(config: ImportanceConfig): ModelSpec {
   const preset = config.preset !== undefined ? PRESETS[config.preset] : undefined;
-  const windowed = preset?.windowed === true;
-  const kind = config.model ?? (windowed ? 'lstm' : 'mlp');
+  const kind = config.model ?? defaultModel(config);
   if (kind === 'lstm') {
-    if (!windowed) {
+    if (preset?.windowed !== true) {
       const what = preset !== undefined ? `--preset ${preset.name}` : 'a table without a preset';
       throw new RangeError(
         `--model lstm: needs windowed series (--preset ucc-5g), whose samples are sequences ` +
