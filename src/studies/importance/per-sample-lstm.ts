@@ -16,7 +16,9 @@
  * gate gradients that backpropagation through time computes for row i of the batch are exactly
  * sample i's own (rows never mix in an LSTM), so one batched backward yields every sample's δ_t.
  * A loop of N single-sample backward passes gives the same numbers (the test checks it) at N times
- * the op dispatches; for the study's quick preset that is minutes of scoring instead of seconds.
+ * the op dispatches: on 512 windows of 10 steps, 10 features and 32 units it took 280 ms against
+ * 50 ms for the batched pass (one thread), about a minute more per scoring run of the quick preset
+ * (6,400 windows, 20 epochs).
  *
  * The fused `lstm` op keeps its gate gradients inside its kernel, so the scoring pass unrolls the
  * layer into the engine's plain ops (per step: two `linear`, `add`, `lstmCell`) with the same

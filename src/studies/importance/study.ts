@@ -20,8 +20,9 @@
  * "on-the-fly" scoring inside training mini-batches, no GraNd average over several
  * initialisations, one LSTM layer only (no stacked layers, GRU or 1-D CNN), and no reload of a
  * keep-list from an earlier run.
- * LIMITATION: wall time (and so power-model energy) of one retrain is a fraction of a second on
- * the quick preset and noisy; sample-gradient and FLOP savings are exact.
+ * LIMITATION: wall time (and so power-model energy) is noisy: an MLP retrain of the quick preset
+ * takes a fraction of a second, an LSTM retrain a few seconds, and other processes on the machine
+ * slow some retrains more than others; sample-gradient and FLOP savings are exact.
  */
 
 import { kernels } from '../../backends/index.js';
