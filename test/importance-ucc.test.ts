@@ -1,7 +1,8 @@
 /**
  * The `ucc-5g` preset of `sextant importance`: sliding windows within each trace (never across
  * traces), a chronological split within each trace, window contents equal to the CSV rows (a small
- * hand-made case), and a tiny end-to-end run on the real UCC 5G download traces.
+ * hand-made case), and tiny end-to-end runs on the real UCC 5G download traces: the LSTM (the
+ * preset's default model) and the MLP on flattened windows.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -121,43 +122,86 @@ test('ucc-5g window contents equal the CSV rows', () => {
   assert.equal(at(0, 30 - W), -1);
 });
 
-test('ucc-5g: a tiny end-to-end run on the real traces', { timeout: 60_000 }, async () => {
+/** Runs `sextant importance` with `args`; resolves to its exit code and what it wrote. */
+async function runCommand(args: Record<string, unknown>) {
+  let stdout = '';
+  let stderr = '';
+  const code = await importanceCommand(args, {
+    stdout: {
+      write: (s: string) => {
+        stdout += s;
+        return true;
+      },
+    },
+    stderr: {
+      write: (s: string) => {
+        stderr += s;
+        return true;
+      },
+    },
+  } as never);
+  return { code, stdout, stderr };
+}
+
+test('ucc-5g with --model mlp flattens each window into one row', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ucc-mlp-'));
+  const r = await runCommand({
+    preset: 'ucc-5g',
+    data: UCC,
+    model: 'mlp',
+    window: '3',
+    maxWindows: '300',
+    epochs: '1',
+    seeds: '1',
+    keep: '0.5',
+    width: '8',
+    layers: '1',
+    runs: join(dir, 'runs'),
+    json: true,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const json = JSON.parse(r.stdout);
+  // 3 steps of the 10 UCC features in one row.
+  assert.deepEqual(json.model, {
+    kind: 'mlp',
+    description: 'MLP 30 → 8 → 1 (ReLU)',
+    parameters: 30 * 8 + 8 + 8 + 1,
+  });
+  assert.match(json.finding, /^ucc-5g \(mlp\): /);
+});
+
+test('ucc-5g: a tiny end-to-end LSTM run on the real traces', { timeout: 60_000 }, async () => {
   if (!existsSync(UCC)) {
     assert.fail(`the UCC 5G traces are missing: ${UCC}`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'ucc-run-'));
-  let stdout = '';
-  let stderr = '';
-  const code = await importanceCommand(
-    {
-      preset: 'ucc-5g',
-      data: UCC,
-      window: '5',
-      maxWindows: '600',
-      epochs: '2',
-      seeds: '2',
-      keep: '0.7',
-      width: '8',
-      layers: '1',
-      runs: join(dir, 'runs'),
-      json: true,
-    },
-    {
-      stdout: {
-        write: (s: string) => {
-          stdout += s;
-          return true;
-        },
-      },
-      stderr: {
-        write: (s: string) => {
-          stderr += s;
-          return true;
-        },
-      },
-    } as never,
-  );
-  assert.equal(code, 0, stderr);
-  const json = JSON.parse(stdout);
+  const r = await runCommand({
+    preset: 'ucc-5g',
+    data: UCC,
+    window: '5',
+    maxWindows: '600',
+    epochs: '2',
+    seeds: '2',
+    keep: '0.7',
+    lstmHidden: '8',
+    runs: join(dir, 'runs'),
+    json: true,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const json = JSON.parse(r.stdout);
   assert.equal(json.primary, 'rmse');
+  const H = 8;
+  const I = 10;
+  assert.deepEqual(json.model, {
+    kind: 'lstm',
+    description:
+      'LSTM of 8 units over 5 steps of 10 features, dense head 8 → 1 on the last hidden state',
+    parameters: 4 * H * (I + H + 2) + H + 1,
+  });
+  // The scoring run: one sample gradient per training row and epoch in training, one more per
+  // scored row and epoch.
+  assert.equal(json.scoringRun.sampleGrads, 2 * json.rows.train * 2);
+  assert.ok(json.scoringRun.flops > 0);
+  for (const s of json.selectors) assert.ok(Number.isFinite(s.mean), `${s.selector} ${s.rule}`);
+  assert.match(json.finding, /^ucc-5g \(lstm\): /);
 });

@@ -2,7 +2,8 @@
  * `sextant importance`: are all training samples important? Scores every training sample by its
  * per-sample gradient norm (and EL2N, loss, forgetting) at every epoch, prunes the lowest, retrains
  * on the rest next to full data and random subsets over several seeds, and writes the study's
- * files and report into a run (src/studies/importance/).
+ * files and report into a run (src/studies/importance/). The model is an MLP, or for windowed
+ * series (ucc-5g) an LSTM by default.
  *
  * Output: the resolved config and progress on stderr, the finding and the report's path on stdout;
  * with `--json`, one JSON object on stdout: per data set and selector, the kept fraction, the
@@ -14,7 +15,7 @@ import { defaultRunsRoot, RunStore } from '../runs/store.js';
 import { type ImportanceConfig, ImportanceSchema } from '../studies/importance/config.js';
 import { PRESETS } from '../studies/importance/data.js';
 import { finding, resultJson, writeStudyReport } from '../studies/importance/report.js';
-import { runImportanceStudy } from '../studies/importance/study.js';
+import { defaultModel, runImportanceStudy } from '../studies/importance/study.js';
 import {
   ConfigValidationError,
   formatConfig,
@@ -49,6 +50,7 @@ export function registerImportanceCommand(program: Command): void {
       '  $ sextant importance --preset telco --data Telco-Customer-Churn.csv',
       '  $ sextant importance --preset 5gophers --data all-carriers_01-throughput.csv --json',
       '  $ sextant importance --preset ucc-5g --data 5G-production-dataset/Download --window 10',
+      '  $ sextant importance --preset ucc-5g --data Download --model mlp   # flattened windows',
       '  $ sextant importance --data my.csv --target label --keep 0.8,0.6 --seeds 5',
       '',
     ].join('\n'),
@@ -75,12 +77,17 @@ export async function importanceCommand(
     });
     json = cli.json;
     const flags = flagValues(ImportanceSchema, options);
-    const config: ImportanceConfig = resolveConfig(ImportanceSchema, {
+    const resolved = resolveConfig(ImportanceSchema, {
       ...(cli.config !== undefined
         ? { file: { path: cli.config, values: readConfigFile(cli.config) } }
         : {}),
       flags: flags.values,
       flagNames: flags.names,
+    });
+    // The model the preset implies is written into the config, so the run records it.
+    const config: ImportanceConfig = Object.freeze({
+      ...resolved,
+      model: resolved.model ?? defaultModel(resolved),
     });
     io.stderr.write(`sextant importance\n${formatConfig(config)}\n`);
     const result = runImportanceStudy(config, (event) => {

@@ -1,7 +1,7 @@
 /**
  * sextant's models: the shared transformer engine and the configurable transformer, GPT-2, LLaMA,
- * the Vision Transformer, the LSTM language model, the MLP, generation, activation caching, and
- * Hugging Face folders in and out.
+ * the Vision Transformer, the LSTM language model, the LSTM forecaster, the MLP, generation,
+ * activation caching, and Hugging Face folders in and out.
  */
 export { type CausalLM, type GenerateOptions, type GenerateResult, generate } from './generate.js';
 export {
@@ -22,6 +22,12 @@ export {
   llamaStateKey,
   resolveLlamaConfig,
 } from './llama.js';
+export {
+  LSTMForecaster,
+  type LSTMForecasterConfig,
+  type ResolvedLSTMForecasterConfig,
+  resolveLSTMForecasterConfig,
+} from './lstm-forecaster.js';
 export {
   detachState,
   type LSTMConfig,

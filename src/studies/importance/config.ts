@@ -1,8 +1,8 @@
 /**
  * The config of `sextant importance`: one zod schema whose field docs are also the command's flags
- * and help (src/cli/schema-options.ts). The defaults are the quick preset: a 2×32 MLP, 20 epochs,
- * 3 seeds, kept fractions 0.9 to 0.5 and cumulative mass 0.9, about a minute per data set on two
- * cores.
+ * and help (src/cli/schema-options.ts). The defaults are the quick preset: a 2×32 MLP (an LSTM of
+ * 32 units for the windowed ucc-5g preset), 20 epochs, 3 seeds, kept fractions 0.9 to 0.5 and
+ * cumulative mass 0.9, about a minute per tabular data set on two cores.
  */
 import { z } from 'zod';
 import { AGGREGATIONS } from './scores.js';
@@ -11,6 +11,9 @@ const int = (min: number) => z.number().int().min(min);
 
 export const SELECTORS = ['gradnorm', 'el2n', 'loss', 'forgetting'] as const;
 export type Selector = (typeof SELECTORS)[number];
+
+export const MODELS = ['mlp', 'lstm'] as const;
+export type ModelKind = (typeof MODELS)[number];
 
 export const ImportanceSchema = z
   .strictObject({
@@ -42,8 +45,17 @@ export const ImportanceSchema = z
       .optional()
       .describe('comma-separated columns naming groups kept whole in the split (runs, cells)'),
     testFraction: z.number().gt(0).lt(1).default(0.2).describe('share of rows held out for test'),
+    model: z
+      .enum(MODELS)
+      .optional()
+      .describe(
+        'mlp (flat rows; a window is flattened) or lstm (a window read step by step, dense ' +
+          'head on the last hidden state; windowed presets only); default lstm for ucc-5g, ' +
+          'else mlp',
+      ),
     layers: int(1).default(2).describe('hidden layers of the MLP'),
     width: int(1).default(32).describe('hidden width of the MLP'),
+    lstmHidden: int(1).default(32).describe('hidden size of the LSTM (--model lstm)'),
     epochs: int(1).default(20).describe('epochs of every training (scoring run and retrains)'),
     batchSize: int(1).default(64).describe('mini-batch size'),
     lr: z.number().gt(0).default(1e-3).describe('Adam learning rate'),

@@ -1,6 +1,6 @@
 /**
- * Per-sample scores of an MLP at its current parameters: the gradient norm over all parameters,
- * EL2N and the loss, for every sample of a batch in one forward and one backward pass.
+ * Per-sample scores of a study model at its current parameters: the gradient norm over all
+ * parameters, EL2N and the loss, for every sample of a batch in one forward and one backward pass.
  *
  * The per-example trick for dense layers (spec E.1.1): for `y = x W^T + b` with input `x_i` and
  * back-propagated signal `g_i = dℓ_i/dy_i` of sample i, the sample's gradient is `g_i ⊗ x_i`
@@ -13,24 +13,34 @@
  * its `hook_pre` point (the affine output) captures `g_i`. `bruteForceGradNorms` does one backward
  * per sample instead: the reference the batched path is tested against.
  *
+ * The LSTM forecaster: its dense head takes the trick above; the LSTM's weights are shared across
+ * the steps of a window, so a sample's gradient is a sum over steps and the trick does not apply.
+ * Their per-sample part comes from a batched backward through time that keeps each sample's gate
+ * gradients at every step (per-sample-lstm.ts); the two parts add up to the full squared norm.
+ *
  * Losses per sample: classification cross-entropy; regression squared error of the standardised
  * target. EL2N (Paul et al. 2021): ‖softmax(z_i) − onehot(y_i)‖₂, or |ŷ_i − y_i| for
  * regression.
  *
- * LIMITATION: exact only for dense layers applied once per sample (the MLP); layers whose weights
- * are shared across positions (LSTM, convolutions) need the per-sample loop, which is not wired
- * into the study yet.
+ * LIMITATION: exact only for the two study models (dense layers applied once per sample, and one
+ * LSTM layer under a dense head); convolutions and stacked LSTMs would need their own pass.
  *
- * Dimension legend: B samples in the batch, F features, K outputs (classes, or 1).
+ * Dimension legend: B samples, F features (W·F for a flattened window), K outputs.
  */
+import { LSTMForecaster } from '../../models/lstm-forecaster.js';
 import type { DenseLayer, MLP } from '../../models/mlp.js';
 import { backward } from '../../tensor/autograd.js';
 import { tensor } from '../../tensor/create.js';
+import { countFlops } from '../../tensor/flops.js';
 import { square, sub } from '../../tensor/ops/elementwise.js';
 import { crossEntropy, softmax } from '../../tensor/ops/nn.js';
 import { sum } from '../../tensor/ops/reduce.js';
 import { reshape } from '../../tensor/ops/shape.js';
 import { noGrad, type Tensor } from '../../tensor/tensor.js';
+import { type LstmTape, lstmWeightNorms2, unrolledLstm } from './per-sample-lstm.js';
+
+/** The models the study trains: an MLP on flat rows, or an LSTM over windows of time steps. */
+export type StudyModel = MLP | LSTMForecaster;
 
 /** A batch of samples: features `[B, F]`, targets `[B]` (int32 class ids or float values). */
 export interface SampleBatch {
@@ -47,14 +57,18 @@ export interface SampleScores {
   correct: Uint8Array;
 }
 
-/** Per-sample losses `[B]` of `model` on `batch`: cross-entropy, or squared error. */
-export function perSampleLoss(model: MLP, batch: SampleBatch): Tensor {
-  const out = model.call(batch.x); // [B, K]
-  if (batch.y.dtype === 'int32') return crossEntropy(out, batch.y, { reduction: 'none' }); // [B]
-  return square(sub(reshape(out, [batch.y.size]), batch.y)); // [B]
+/** Per-sample losses `[B]` of outputs `out` `[B, K]`: cross-entropy, or squared error. */
+function lossOf(out: Tensor, y: Tensor): Tensor {
+  if (y.dtype === 'int32') return crossEntropy(out, y, { reduction: 'none' }); // [B]
+  return square(sub(reshape(out, [y.size]), y)); // [B]
 }
 
-/** Squared row norms of a `[B, D]` tensor (any leading dims folded into B). */
+/** Per-sample losses `[B]` of `model` on `batch`: cross-entropy, or squared error. */
+export function perSampleLoss(model: StudyModel, batch: SampleBatch): Tensor {
+  return lossOf(model.call(batch.x), batch.y); // [B]
+}
+
+/** Squared row norms of a `[B, D]` tensor (any leading dims folded into B); counts 2·B·D FLOPs. */
 function rowSquares(t: Tensor, B: number): Float64Array {
   const D = t.size / B;
   const out = new Float64Array(B);
@@ -66,19 +80,22 @@ function rowSquares(t: Tensor, B: number): Float64Array {
     }
     out[b] = s;
   }
+  countFlops(2 * t.size);
   return out;
 }
 
 /**
- * Per-sample gradient norms over all parameters of `model` (an MLP of dense layers), batched: one
- * forward, one backward of the summed loss. The model's own `.grad` fields are left untouched.
+ * Hooks on dense layers that add each sample's squared gradient norm of the layer's weight and
+ * bias into `norms2` `[B]` during the next forward and backward; returns their removers.
  */
-export function batchedGradNorms(model: MLP, batch: SampleBatch): Float64Array {
-  const B = batch.y.size;
-  const norms2 = new Float64Array(B);
+function denseNormHooks(
+  layers: readonly DenseLayer[],
+  B: number,
+  norms2: Float64Array,
+): (() => void)[] {
   const inputs2 = new Map<DenseLayer, Float64Array>();
   const removers: (() => void)[] = [];
-  for (const layer of model.layers.items) {
+  for (const layer of layers) {
     removers.push(
       layer.registerForwardHook((_m, [x]) => {
         inputs2.set(layer, rowSquares(x, B)); // ‖x_i‖², [B]
@@ -91,15 +108,42 @@ export function batchedGradNorms(model: MLP, batch: SampleBatch): Float64Array {
         const x2 = inputs2.get(layer) as Float64Array;
         const withBias = layer.bias !== null ? 1 : 0;
         for (let b = 0; b < B; b++) norms2[b] += (g2[b] as number) * ((x2[b] as number) + withBias);
+        countFlops(3 * B);
         return undefined;
       }),
     );
   }
+  return removers;
+}
+
+/**
+ * Per-sample gradient norms over all parameters of `model`, batched: one forward, one backward of
+ * the summed loss. Dense layers by the per-example trick; the LSTM's weights by the batched
+ * backward through time of per-sample-lstm.ts. The model's own `.grad` fields are left untouched.
+ */
+export function batchedGradNorms(model: StudyModel, batch: SampleBatch): Float64Array {
+  const B = batch.y.size;
+  const norms2 = new Float64Array(B);
+  const lstm = model instanceof LSTMForecaster;
+  const dense = lstm ? [model.head] : model.layers.items;
+  const removers = denseNormHooks(dense, B, norms2);
   const params = model.parameters();
   const saved = params.map((p) => p.grad);
+  let tape: LstmTape | null = null;
   try {
-    const losses = perSampleLoss(model, batch); // [B]
-    backward(sum(losses));
+    let out: Tensor; // [B, K]
+    if (lstm) {
+      const unrolled = unrolledLstm(model.lstm, model.sequence(batch.x)); // h [B, H]
+      tape = unrolled.tape;
+      out = model.head.call(unrolled.h); // [B, K]
+    } else {
+      out = model.call(batch.x); // [B, K]
+    }
+    backward(sum(lossOf(out, batch.y)));
+    if (tape !== null) {
+      const lstmNorms2 = lstmWeightNorms2(tape); // [B]
+      for (let b = 0; b < B; b++) norms2[b] += lstmNorms2[b] as number;
+    }
   } finally {
     for (const remove of removers) remove();
     params.forEach((p, k) => {
@@ -110,7 +154,7 @@ export function batchedGradNorms(model: MLP, batch: SampleBatch): Float64Array {
 }
 
 /** The reference: one backward per sample, the norm of every parameter's full gradient. */
-export function bruteForceGradNorms(model: MLP, batch: SampleBatch): Float64Array {
+export function bruteForceGradNorms(model: StudyModel, batch: SampleBatch): Float64Array {
   const B = batch.y.size;
   const F = batch.x.size / B;
   const params = model.parameters();
@@ -143,7 +187,7 @@ export function bruteForceGradNorms(model: MLP, batch: SampleBatch): Float64Arra
 
 /** EL2N, loss and correctness of each sample, without gradients. */
 export function errorScores(
-  model: MLP,
+  model: StudyModel,
   batch: SampleBatch,
 ): Pick<SampleScores, 'el2n' | 'loss' | 'correct'> {
   const B = batch.y.size;
@@ -181,7 +225,7 @@ export function errorScores(
 }
 
 /** All scores of a batch: the batched gradient norm (eval mode), EL2N, loss, correctness. */
-export function sampleScores(model: MLP, batch: SampleBatch): SampleScores {
+export function sampleScores(model: StudyModel, batch: SampleBatch): SampleScores {
   const wasTraining = model.training;
   model.eval();
   try {

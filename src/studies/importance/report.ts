@@ -37,6 +37,7 @@ export function resultJson(r: StudyResult): Record<string, unknown> {
   const fullValues = (full?.metrics ?? []).map((m) => m[r.primary] as number);
   return {
     dataset: r.dataset,
+    model: r.model,
     file: r.file,
     task: r.task,
     primary: r.primary,
@@ -82,13 +83,13 @@ export function finding(r: StudyResult): string {
     `${s.vsRandom ? pm(s.vsRandom.mean, s.vsRandom.halfWidth) : 'n/a'}`;
   if (good.length > 0) {
     return (
-      `${r.dataset}: yes. Dropping ≥ 20 % keeps ${r.primary} and beats random for ` +
+      `${r.dataset} (${r.model.kind}): yes. Dropping ≥ 20 % keeps ${r.primary} and beats random for ` +
       good.map(describe).join('; ')
     );
   }
   if (kept.length > 0) {
     return (
-      `${r.dataset}: partly. Dropping ≥ 20 % keeps ${r.primary} within 1 % or the seed ` +
+      `${r.dataset} (${r.model.kind}): partly. Dropping ≥ 20 % keeps ${r.primary} within 1 % or the seed ` +
       `spread for ${kept.map(describe).join('; ')}, ` +
       'but no selector beats random with an interval ' +
       'excluding zero.'
@@ -96,7 +97,7 @@ export function finding(r: StudyResult): string {
   }
   const best = [...candidates].sort((a, b) => b.relativeChangePct - a.relativeChangePct)[0];
   return (
-    `${r.dataset}: no. No selector that drops ≥ 20 % keeps ${r.primary} within 1 % of full ` +
+    `${r.dataset} (${r.model.kind}): no. No selector that drops ≥ 20 % keeps ${r.primary} within 1 % of full ` +
     `data or the seed spread${best ? `; the best was ${describe(best)}` : ''}.`
   );
 }
@@ -238,6 +239,17 @@ async function figures(r: StudyResult): Promise<Figure[]> {
   return out;
 }
 
+/** How the per-sample gradient norms of the study's model were computed, in words. */
+function gradNormMethod(r: StudyResult): string {
+  if (r.model.kind === 'lstm') {
+    return (
+      'the dense head by the batched per-example trick, the LSTM weights (shared across steps) ' +
+      "by one batched backward through time that keeps each sample's gate gradients"
+    );
+  }
+  return 'batched per-example trick for dense layers';
+}
+
 function summaryTable(r: StudyResult): ReportSection['table'] {
   return {
     columns: [
@@ -312,6 +324,7 @@ export async function renderStudyReport(
         rows: [
           ['file', r.file],
           ['data set', r.dataset],
+          ['model', `${r.model.description}; ${r.model.parameters} parameters`],
           ['task', r.task],
           ['training rows', String(r.rows.train)],
           ['test rows', String(r.rows.test)],
@@ -342,7 +355,7 @@ export async function renderStudyReport(
       title: 'Scores',
       paragraphs: [
         `Scored at the end of each of ${r.scoring.matrices.gradNorm.length} epochs of the ` +
-          'scoring run, all parameters, batched per-example trick (exact for dense layers). ' +
+          `scoring run, all parameters, exact: ${gradNormMethod(r)}. ` +
           `Aggregation: ${config.aggregation}. Top-${r.stability.k} Jaccard overlap between the ` +
           `first and last epoch: ` +
           `${fmt(r.stability.topK[0]?.[r.stability.topK.length - 1] ?? Number.NaN, 3)}.`,
@@ -385,7 +398,7 @@ export async function renderStudyReport(
     },
   ];
   const document: ReportDocument = {
-    title: `Sample importance: ${r.dataset}`,
+    title: `Sample importance: ${r.dataset}, ${r.model.kind.toUpperCase()}`,
     subtitle: `Run \`${runId}\` · importance`,
     sections,
     generatedAt: new Date(now()).toISOString(),

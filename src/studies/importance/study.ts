@@ -13,19 +13,22 @@
  *
  * Library code: it never prints; progress goes through `onProgress`.
  *
+ * Models: an MLP on flat rows, or (windowed presets) the LSTM forecaster reading each window step
+ * by step; `--model mlp` on a windowed preset flattens the window into one row (windows.ts).
+ *
  * LIMITATION: static pruning only (score once, retrain); no per-epoch dynamic mode, no
  * "on-the-fly" scoring inside training mini-batches, no GraNd average over several
- * initialisations, no LSTM model for windowed series (the ucc-5g preset flattens its windows
- * into rows for the MLP; windows.ts),
- * and no reload of a keep-list from an earlier run.
- * LIMITATION: wall time (and so power-model energy) of one retrain is a fraction of a second on
- * the quick preset and noisy; sample-gradient and FLOP savings are exact.
+ * initialisations, one LSTM layer only (no stacked layers, GRU or 1-D CNN), and no reload of a
+ * keep-list from an earlier run.
+ * LIMITATION: wall time (and so power-model energy) is noisy: an MLP retrain of the quick preset
+ * takes a fraction of a second, an LSTM retrain a few seconds, and other processes on the machine
+ * slow some retrains more than others; sample-gradient and FLOP savings are exact.
  */
 
 import { kernels } from '../../backends/index.js';
 import { DataError } from '../../data/errors.js';
 import { Generator } from '../../tensor/random.js';
-import type { ImportanceConfig, Selector } from './config.js';
+import type { ImportanceConfig, ModelKind, Selector } from './config.js';
 import { SELECTORS } from './config.js';
 import { breakEven, type Cost, type EnergyOptions, measure, percentSaved } from './cost.js';
 import { loadStudyData, PRESETS, type StudyData } from './data.js';
@@ -39,7 +42,14 @@ import {
   stability,
 } from './scores.js';
 import { excludesZero, type Interval, meanInterval, pairedDifference } from './stats.js';
-import { rowsBatch, type TrainOptions, testMetrics, trainOn } from './train.js';
+import {
+  buildModel,
+  type ModelSpec,
+  rowsBatch,
+  type TrainOptions,
+  testMetrics,
+  trainOn,
+} from './train.js';
 import { loadWindowedData } from './windows.js';
 
 /** The N × E score matrices of the scoring run (epoch-major: `[e][i]`). */
@@ -98,8 +108,17 @@ export interface Savings {
   breakEvenSampleGrads: number;
 }
 
+/** The model every training of the study used. */
+export interface ModelSummary {
+  kind: ModelKind;
+  /** Its layers and sizes in words, e.g. 'LSTM 10 → 32 units over 10 steps, dense head 32 → 1'. */
+  description: string;
+  parameters: number;
+}
+
 export interface StudyResult {
   dataset: string;
+  model: ModelSummary;
   file: string;
   task: 'classification' | 'regression';
   primary: string;
@@ -155,6 +174,56 @@ export function parseSelectors(text: string, task: string): Selector[] {
     throw new RangeError('--selectors: forgetting events need classification (correct / wrong)');
   }
   return names as Selector[];
+}
+
+/** The model when `--model` is not given: the LSTM for a windowed preset, else the MLP. */
+export function defaultModel(config: ImportanceConfig): ModelKind {
+  const preset = config.preset !== undefined ? PRESETS[config.preset] : undefined;
+  return preset?.windowed === true ? 'lstm' : 'mlp';
+}
+
+/**
+ * The model for `config` (`--model`, or `defaultModel`). The LSTM needs samples that are
+ * sequences of time steps: a tabular preset or file is an error that says so.
+ */
+export function modelSpec(config: ImportanceConfig): ModelSpec {
+  const preset = config.preset !== undefined ? PRESETS[config.preset] : undefined;
+  const kind = config.model ?? defaultModel(config);
+  if (kind === 'lstm') {
+    if (preset?.windowed !== true) {
+      const what = preset !== undefined ? `--preset ${preset.name}` : 'a table without a preset';
+      throw new RangeError(
+        `--model lstm: needs windowed series (--preset ucc-5g), whose samples are sequences ` +
+          `of time steps; ${what} gives one row per sample with no time axis. Use --model mlp ` +
+          '(the default there)',
+      );
+    }
+    return { kind: 'lstm', hidden: config.lstmHidden, steps: config.window };
+  }
+  return { kind: 'mlp', hidden: Array.from({ length: config.layers }, () => config.width) };
+}
+
+/** The summary of `spec` built for `data`. */
+function summariseModel(data: StudyData, options: TrainOptions): ModelSummary {
+  const spec = options.model;
+  const parameters = buildModel(data, options, 0).numParameters();
+  const F = data.encoding.numFeatures;
+  const K = data.encoding.task === 'classification' ? data.encoding.classes.length : 1;
+  if (spec.kind === 'lstm') {
+    const I = F / spec.steps;
+    return {
+      kind: 'lstm',
+      description:
+        `LSTM of ${spec.hidden} units over ${spec.steps} steps of ${I} features, ` +
+        `dense head ${spec.hidden} → ${K} on the last hidden state`,
+      parameters,
+    };
+  }
+  return {
+    kind: 'mlp',
+    description: `MLP ${[F, ...spec.hidden, K].join(' → ')} (ReLU)`,
+    parameters,
+  };
 }
 
 /** Reads the data for `config`: the preset's layout, overridden by explicit flags. */
@@ -262,12 +331,13 @@ export function runImportanceStudy(
   config: ImportanceConfig,
   onProgress: (event: ProgressEvent) => void = () => {},
 ): StudyResult {
+  const model = modelSpec(config);
   const { data, dataset } = studyData(config);
   const task = data.encoding.task;
   const selectors = parseSelectors(config.selectors, task);
   const keeps = parseKeep(config.keep);
   const options: TrainOptions = {
-    hidden: Array.from({ length: config.layers }, () => config.width),
+    model,
     epochs: config.epochs,
     batchSize: config.batchSize,
     lr: config.lr,
@@ -403,6 +473,7 @@ export function runImportanceStudy(
   const stab = stability(matrices.gradNorm);
   return {
     dataset,
+    model: summariseModel(data, options),
     file: data.file,
     task,
     primary,

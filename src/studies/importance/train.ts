@@ -1,7 +1,8 @@
 /**
- * Training an MLP on a subset of the study's rows, the same way every time (spec E.1.4): the seed
- * fixes the initialisation (stream 'init') and the data order (stream 'data'), so a retrain on a
- * subset starts from exactly the weights the full-data run starts from. Adam, mini-batches of
+ * Training a study model (an MLP, or the LSTM forecaster for windowed series) on a subset of the
+ * study's rows, the same way every time (spec E.1.4): the seed fixes the initialisation (stream
+ * 'init') and the data order (stream 'data'), so a retrain on a subset starts from exactly the
+ * weights the full-data run starts from. Adam, mini-batches of
  * mean loss (cross-entropy or MSE of the standardised target), a fixed number of epochs; fewer
  * rows means fewer steps per epoch, which is the saving.
  *
@@ -11,6 +12,7 @@
  * Dimension legend: B batch, F features, K outputs.
  */
 
+import { LSTMForecaster } from '../../models/lstm-forecaster.js';
 import { MLP } from '../../models/mlp.js';
 import { Adam } from '../../optim/adam.js';
 import { backward } from '../../tensor/autograd.js';
@@ -20,13 +22,20 @@ import { Generator } from '../../tensor/random.js';
 import { noGrad } from '../../tensor/tensor.js';
 import { tableBatch } from '../../train/tasks/table.js';
 import type { StudyData } from './data.js';
-import { perSampleLoss, type SampleBatch } from './per-sample.js';
+import { perSampleLoss, type SampleBatch, type StudyModel } from './per-sample.js';
 import { classificationMetrics, regressionMetrics } from './stats.js';
+
+/**
+ * The model of every training: an MLP with hidden layer widths (e.g. [32, 32]) on flat rows, or
+ * the LSTM forecaster of hidden size H on windows of `steps` time steps.
+ */
+export type ModelSpec =
+  | { kind: 'mlp'; hidden: readonly number[] }
+  | { kind: 'lstm'; hidden: number; steps: number };
 
 /** How every model of the study is built and trained. */
 export interface TrainOptions {
-  /** Hidden layer widths, e.g. [32, 32]. */
-  hidden: readonly number[];
+  model: ModelSpec;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -37,14 +46,22 @@ export function rowsBatch(data: StudyData, rows: ArrayLike<number>): SampleBatch
   return tableBatch(data.table, rows);
 }
 
-/** The MLP for the data, initialised from `seed`'s 'init' stream. */
-export function buildModel(data: StudyData, options: TrainOptions, seed: number): MLP {
+/** The model for the data, initialised from `seed`'s 'init' stream. */
+export function buildModel(data: StudyData, options: TrainOptions, seed: number): StudyModel {
   const { encoding } = data;
   const K = encoding.task === 'classification' ? encoding.classes.length : 1;
-  return new MLP(
-    { sizes: [encoding.numFeatures, ...options.hidden, K] },
-    { rng: new Generator(seed).fork('init') },
-  );
+  const rng = new Generator(seed).fork('init');
+  const spec = options.model;
+  if (spec.kind === 'lstm') {
+    const F = encoding.numFeatures / spec.steps;
+    if (!Number.isInteger(F)) {
+      throw new RangeError(
+        `--model lstm: ${encoding.numFeatures} features do not split into ${spec.steps} steps`,
+      );
+    }
+    return new LSTMForecaster({ inputSize: F, dHidden: spec.hidden, outputs: K }, { rng });
+  }
+  return new MLP({ sizes: [encoding.numFeatures, ...spec.hidden, K] }, { rng });
 }
 
 /**
@@ -56,8 +73,8 @@ export function trainOn(
   rows: Int32Array,
   options: TrainOptions,
   seed: number,
-  afterEpoch?: (model: MLP, epoch: number) => void,
-): { model: MLP; sampleGrads: number } {
+  afterEpoch?: (model: StudyModel, epoch: number) => void,
+): { model: StudyModel; sampleGrads: number } {
   const model = buildModel(data, options, seed);
   const optimizer = new Adam(model.parameters(), { lr: options.lr });
   const order = new Generator(seed).fork('data');
@@ -82,7 +99,7 @@ export function trainOn(
  * Test metrics: accuracy, F1, AUC (classification) or RMSE, MAE, R² in the target's units
  * (regression).
  */
-export function testMetrics(model: MLP, data: StudyData): Record<string, number> {
+export function testMetrics(model: StudyModel, data: StudyData): Record<string, number> {
   model.eval();
   const batch = rowsBatch(data, data.test);
   const out = noGrad(() => model.call(batch.x)); // [N, K]
