@@ -19,6 +19,7 @@ import { backward } from '../../tensor/autograd.js';
 import { softmax } from '../../tensor/ops/nn.js';
 import { mean } from '../../tensor/ops/reduce.js';
 import { Generator } from '../../tensor/random.js';
+import { tensorScope } from '../../tensor/storage.js';
 import { noGrad } from '../../tensor/tensor.js';
 import { tableBatch } from '../../train/tasks/table.js';
 import type { StudyData } from './data.js';
@@ -84,11 +85,14 @@ export function trainOn(
     model.train();
     order.shuffle(perm);
     for (let start = 0; start < perm.length; start += options.batchSize) {
-      const batch = rowsBatch(data, perm.subarray(start, start + options.batchSize));
-      optimizer.zeroGrad();
-      backward(mean(perSampleLoss(model, batch)));
-      optimizer.step();
-      sampleGrads += batch.y.size;
+      // Each step in a scope: the next one reuses its memory.
+      sampleGrads += tensorScope(() => {
+        const batch = rowsBatch(data, perm.subarray(start, start + options.batchSize));
+        optimizer.zeroGrad();
+        backward(mean(perSampleLoss(model, batch)));
+        optimizer.step();
+        return batch.y.size;
+      });
     }
     afterEpoch?.(model, epoch);
   }
