@@ -1,24 +1,28 @@
 /**
  * The GEMM benchmark: float32 square products, sextant against OpenBLAS called from C.
  *
- * sextant is measured twice in this process: through the public `matmul` op (what a user calls,
- * including its output allocation and bookkeeping) and through the kernel table directly
- * (`kernels().matmul` into a preallocated output), so op overhead and kernel speed can be told
- * apart. The peer is bench/gemm_openblas.c, compiled here on first use into `.bench/`.
+ * sextant is measured three ways in this process: through the public `matmul` op (what a user
+ * calls, with its output allocation and bookkeeping) with each call in a `tensorScope`, as a
+ * training step makes it, so that the output's memory is reused the way the C peer reuses its
+ * output array; the same op outside any scope, each call taking fresh memory; and the kernel
+ * table directly (`kernels().matmul` into a preallocated output), so op overhead and kernel
+ * speed can be told apart. The peer is bench/gemm_openblas.c, compiled here on first use into `.bench/`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FloatArray, MatmulArgs } from '../src/backends/kernels.js';
-import { Generator, kernels, matmul, randn } from '../src/index.js';
+import { Generator, kernels, matmul, randn, tensorScope } from '../src/index.js';
 import { median } from './stats.js';
 
 /** GFLOP/s figures for one size at one thread count. */
 export interface GemmRates {
   size: number;
   threads: number;
-  /** Through the `matmul` op. */
+  /** Through the `matmul` op, in a tensorScope per call. */
   op: number;
+  /** Through the `matmul` op, no scope. */
+  opNoScope: number;
   /** Through `kernels().matmul`, output preallocated. */
   kernel: number;
 }
@@ -33,7 +37,10 @@ export interface OpenblasRun {
 
 /** Median GFLOP/s of `samples` samples of `call`, each repeated to last `minSampleMs`. */
 function rate(call: () => void, flops: number, samples: number, minSampleMs: number): number {
-  call(); // warm-up
+  // Warm-up: the first calls of a process also compile the JavaScript around the kernel.
+  const warmUntil = performance.now() + minSampleMs;
+  do call();
+  while (performance.now() < warmUntil);
   const t0 = performance.now();
   call();
   const once = Math.max(performance.now() - t0, 1e-6);
@@ -62,7 +69,8 @@ export function measureSextantGemm(
   const a = randn([size, size], rng); // [N, N]
   const b = randn([size, size], rng); // [N, N]
   const flops = 2 * size ** 3;
-  const op = rate(() => matmul(a, b), flops, samples, minSampleMs);
+  const op = rate(() => tensorScope(() => void matmul(a, b)), flops, samples, minSampleMs);
+  const opNoScope = rate(() => matmul(a, b), flops, samples, minSampleMs);
   const out = new Float32Array(size * size);
   const offsets = new Int32Array(1);
   const args: MatmulArgs = {
@@ -80,7 +88,7 @@ export function measureSextantGemm(
     accumulate: false,
   };
   const kernel = rate(() => k.matmul(args), flops, samples, minSampleMs);
-  return { size, threads, op, kernel };
+  return { size, threads, op, opNoScope, kernel };
 }
 
 /**

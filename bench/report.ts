@@ -43,8 +43,10 @@ export interface GemmRow {
   size: number;
   threads: number;
   unit: 'GFLOP/s';
-  /** Through the `matmul` op. */
+  /** Through the `matmul` op, each call in a tensorScope (output memory reused, as in training). */
   sextant: number;
+  /** Through the `matmul` op outside any scope: every call allocates fresh output memory. */
+  sextantNoScope: number;
   /** Through `kernels().matmul`, preallocated output. */
   sextantKernel: number;
   /** OpenBLAS from C. */
@@ -171,6 +173,7 @@ function gemmText(rows: GemmRow[]): string {
       'GEMM f32',
       'threads',
       'sextant op',
+      'op, no scope',
       'sextant kernel',
       'OpenBLAS (C)',
       'op ratio',
@@ -181,6 +184,7 @@ function gemmText(rows: GemmRow[]): string {
       r.name,
       String(r.threads),
       fmt(r.sextant, 1),
+      fmt(r.sextantNoScope, 1),
       fmt(r.sextantKernel, 1),
       fmt(r.peer, 1),
       ratioText(r.ratio),

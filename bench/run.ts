@@ -186,6 +186,7 @@ function gemmSection(options: BenchOptions, env: EnvRow, sizes: readonly number[
         threads,
         unit: 'GFLOP/s',
         sextant: s.op,
+        sextantNoScope: s.opNoScope,
         sextantKernel: s.kernel,
         peer: p,
         ratio: p ? s.op / p : null,

@@ -1,7 +1,7 @@
 /** Element types and the typed arrays that hold them. */
 import type { AnyArray, FloatArray } from '../backends/kernels.js';
 import { DTypeError } from './errors.js';
-import { noteAllocation, takePooled } from './storage.js';
+import { noteAllocation, poisonArray, takePooled } from './storage.js';
 
 /** `float64` is for analysis and gradient checks; models train in `float32`. */
 export type DType = 'float32' | 'float64' | 'int32';
@@ -12,7 +12,19 @@ export type FloatDType = 'float32' | 'float64';
  * it holds one of that length, otherwise new.
  */
 export function allocate(dtype: DType, n: number): AnyArray {
-  const reused = takePooled(dtype, n);
+  return take(dtype, n, true);
+}
+
+/**
+ * An array of `n` elements whose contents are unspecified (stale values when reused from the
+ * pool): for outputs that a kernel overwrites completely, which then skip the zero-filling.
+ */
+export function allocateUninitialized(dtype: DType, n: number): AnyArray {
+  return take(dtype, n, false);
+}
+
+function take(dtype: DType, n: number, zero: boolean): AnyArray {
+  const reused = takePooled(dtype, n, zero);
   if (reused !== undefined) {
     noteAllocation(reused);
     return reused;
@@ -29,12 +41,18 @@ export function allocate(dtype: DType, n: number): AnyArray {
       fresh = new Int32Array(n);
       break;
   }
+  if (!zero) poisonArray(fresh);
   noteAllocation(fresh);
   return fresh;
 }
 
 export function allocateFloat(dtype: FloatDType, n: number): FloatArray {
   return allocate(dtype, n) as FloatArray;
+}
+
+/** `allocateUninitialized` for float types. */
+export function allocateFloatUninitialized(dtype: FloatDType, n: number): FloatArray {
+  return allocateUninitialized(dtype, n) as FloatArray;
 }
 
 export function dtypeOf(data: AnyArray): DType {

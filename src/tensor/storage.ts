@@ -50,16 +50,29 @@ function poolKey(a: AnyArray): PoolKey {
 }
 
 /**
- * @internal A zero-filled array of `n` elements of `dtype` from the pool, or undefined when it
- * holds none of that length.
+ * Set SEXTANT_POISON_UNINITIALIZED=1 to fill every array handed out uninitialised with NaN (int32:
+ * a large negative number), so that a kernel that leaves part of its output unwritten shows up
+ * in tests as NaN instead of as another tensor's stale values.
  */
-export function takePooled(dtype: PoolKey, n: number): AnyArray | undefined {
+const poison = globalThis.process?.env?.SEXTANT_POISON_UNINITIALIZED === '1';
+
+/**
+ * @internal An array of `n` elements of `dtype` from the pool, or undefined when it holds none
+ * of that length. Zero-filled when `zero`; otherwise its contents are stale values.
+ */
+export function takePooled(dtype: PoolKey, n: number, zero: boolean): AnyArray | undefined {
   const free = pool[dtype].get(n);
   const a = free?.pop();
   if (a === undefined) return undefined;
   pooledBytes -= a.byteLength;
-  a.fill(0);
+  if (zero) a.fill(0);
+  else if (poison) poisonArray(a);
   return a;
+}
+
+/** @internal See SEXTANT_POISON_UNINITIALIZED. */
+export function poisonArray(a: AnyArray): void {
+  if (poison) a.fill(a instanceof Int32Array ? -0x7fffff00 : Number.NaN);
 }
 
 /** @internal Notes storage just allocated, so that the scope it was made in can reuse it. */

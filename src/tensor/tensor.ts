@@ -8,7 +8,7 @@
  * hooks, and accumulates into `.grad` of the leaves that require it.
  */
 import type { AnyArray } from '../backends/kernels.js';
-import { allocate, type DType, dtypeOf } from './dtype.js';
+import { allocate, allocateUninitialized, type DType, dtypeOf } from './dtype.js';
 import { fmtShape, ShapeError } from './errors.js';
 import { numel, type Shape } from './shape.js';
 import { noteTensor } from './storage.js';
@@ -215,5 +215,13 @@ export class Tensor {
 
   static zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
     return new Tensor(allocate(dtype, numel(shape)), shape);
+  }
+
+  /**
+   * A tensor whose values are unspecified, for an op's output that its kernel writes completely
+   * (skips zero-filling memory reused from a `tensorScope`).
+   */
+  static empty(shape: Shape, dtype: DType = 'float32'): Tensor {
+    return new Tensor(allocateUninitialized(dtype, numel(shape)), shape);
   }
 }

@@ -6,7 +6,7 @@
 import { kernels } from '../../backends/index.js';
 import type { AttentionView, FloatArray } from '../../backends/kernels.js';
 import { record } from '../autograd.js';
-import { allocateFloat, assertFloat, type FloatDType } from '../dtype.js';
+import { allocateFloat, allocateFloatUninitialized, assertFloat, type FloatDType } from '../dtype.js';
 import { DTypeError, fmtShape, ShapeError } from '../errors.js';
 import { countFlops } from '../flops.js';
 import { Tensor } from '../tensor.js';
@@ -96,8 +96,8 @@ export function scaledDotProductAttention(
   }
   const dtype = q.dtype as FloatDType;
   checkPatternSize('attention', B, H, T, S, dtype);
-  const out = Tensor.zeros([B, H, T, D], dtype);
-  const probs = new Tensor(allocateFloat(dtype, B * H * T * S), [B, H, T, S]);
+  const out = Tensor.empty([B, H, T, D], dtype);
+  const probs = new Tensor(allocateFloatUninitialized(dtype, B * H * T * S), [B, H, T, S]);
   const args = {
     q: dense(q),
     k: dense(k),
@@ -117,9 +117,9 @@ export function scaledDotProductAttention(
   kernels().attention(args);
   countFlops(4 * B * H * T * S * D + 5 * B * H * T * S);
   record(out, 'attention', [q, k, v], (dy) => {
-    const dq = Tensor.zeros(q.shape, dtype);
-    const dk = Tensor.zeros(k.shape, dtype);
-    const dv = Tensor.zeros(v.shape, dtype);
+    const dq = Tensor.empty(q.shape, dtype);
+    const dk = Tensor.empty(k.shape, dtype);
+    const dv = Tensor.empty(v.shape, dtype);
     kernels().attentionBackward({
       ...args,
       dout: dense(dy),
@@ -173,7 +173,7 @@ export function packedSelfAttention(
     strideH: D,
     strideT: W,
   });
-  const out = Tensor.zeros([B, T, H * D], dtype);
+  const out = Tensor.empty([B, T, H * D], dtype);
   const outView = (t: Tensor): AttentionView => ({
     data: t.data as FloatArray,
     offset: 0,
@@ -186,7 +186,7 @@ export function packedSelfAttention(
     k: view(qkv, H * D),
     v: view(qkv, (H + Hkv) * D),
     out: outView(out),
-    probs: allocateFloat(dtype, B * H * T * T),
+    probs: allocateFloatUninitialized(dtype, B * H * T * T),
     B,
     H,
     Hkv,
@@ -200,7 +200,7 @@ export function packedSelfAttention(
   kernels().attention(args);
   countFlops(4 * B * H * T * T * D + 5 * B * H * T * T);
   return record(out, 'packedSelfAttention', [qkv], (dy) => {
-    const dqkv = Tensor.zeros(qkv.shape, dtype);
+    const dqkv = Tensor.empty(qkv.shape, dtype);
     kernels().attentionBackward({
       ...args,
       dout: outView(dy),

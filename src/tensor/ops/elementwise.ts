@@ -51,7 +51,7 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
 function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   checkDTypes(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = Tensor.zeros(shape, a.dtype);
+  const out = Tensor.empty(shape, a.dtype);
   kernels().binary(
     op,
     broadcastView(a, shape),
@@ -120,11 +120,11 @@ export const minimum = (a: Operand, b: Operand): Tensor => binaryOp('minimum', a
 
 function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   assertFloat(op, x.dtype);
-  const out = Tensor.zeros(x.shape, x.dtype);
+  const out = Tensor.empty(x.shape, x.dtype);
   kernels().unary(op, x.data as FloatArray, out.data as FloatArray);
   countFlops(x.size);
   return record(out, op, [x], (dy) => {
-    const dx = Tensor.zeros(x.shape, x.dtype);
+    const dx = Tensor.empty(x.shape, x.dtype);
     const k = kernels();
     k.unaryBackward(
       op,

@@ -81,7 +81,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const bBatch = b2.shape.slice(0, -2);
   const batchShape = broadcastShapes('matmul (batch dimensions)', aBatch, bBatch);
   const batch = numel(batchShape);
-  const out = Tensor.zeros([...batchShape, M, N], a.dtype);
+  const out = Tensor.empty([...batchShape, M, N], a.dtype); // every element written
   kernels().matmul({
     a: a2.data as FloatArray,
     b: b2.data as FloatArray,
@@ -172,7 +172,7 @@ export function linear(
   }
   assertFloat('linear', x.dtype);
   const N = x.size / I;
-  const out = Tensor.zeros([...x.shape.slice(0, -1), O], x.dtype); // [..., out]
+  const out = Tensor.empty([...x.shape.slice(0, -1), O], x.dtype); // [..., out], all written
   const k = kernels();
   if (bias) {
     const rows = { data: out.data, offset: 0, strides: Int32Array.of(O, 1) };
@@ -205,7 +205,7 @@ export function linear(
       tB: boolean,
       shape: readonly number[],
     ) => {
-      const r = Tensor.zeros(shape, x.dtype);
+      const r = Tensor.empty(shape, x.dtype);
       kernels().matmul({
         a: a.data as FloatArray,
         b: b.data as FloatArray,

@@ -22,12 +22,12 @@ function softmaxOp(x: Tensor, axis: number, log: boolean): Tensor {
   if (a !== x.rank - 1) return transpose(softmaxOp(transpose(x, a, -1), -1, log), a, -1);
   const cols = x.shape[a];
   const rows = cols === 0 ? 0 : x.size / cols;
-  const out = Tensor.zeros(x.shape, x.dtype);
+  const out = Tensor.empty(x.shape, x.dtype);
   kernels().softmax(x.data as FloatArray, rows, cols, log, out.data as FloatArray);
   // max, subtract, exp, sum, divide (or log and subtract).
   countFlops(5 * x.size);
   return record(out, op, [x], (dy) => {
-    const dx = Tensor.zeros(x.shape, x.dtype);
+    const dx = Tensor.empty(x.shape, x.dtype);
     const k = kernels();
     k.softmaxBackward(
       out.data as FloatArray,
@@ -122,7 +122,7 @@ export function crossEntropy(
     const rowScale = allocateFloat(dtype, rows);
     if (reduction === 'none') rowScale.set(dy.data);
     else rowScale.fill(reduction === 'mean' ? dy.data[0] / counted : dy.data[0]);
-    const dlogits = Tensor.zeros(logits.shape, dtype);
+    const dlogits = Tensor.empty(logits.shape, dtype);
     k.crossEntropyBackward(
       logits.data as FloatArray,
       t,
@@ -171,7 +171,7 @@ export function layerNorm(
   const C = x.shape[x.rank - 1];
   const rows = C === 0 ? 0 : x.size / C;
   const dtype = x.dtype as FloatDType;
-  const out = Tensor.zeros(x.shape, dtype);
+  const out = Tensor.empty(x.shape, dtype);
   const mean = allocateFloat(dtype, rows);
   const rstd = allocateFloat(dtype, rows);
   const g = (weight?.data ?? null) as FloatArray | null;
@@ -180,7 +180,7 @@ export function layerNorm(
   countFlops(7 * x.size);
   const inputs = [x, weight, bias].filter((t): t is Tensor => !!t);
   return record(out, 'layerNorm', inputs, (dy) => {
-    const dx = Tensor.zeros(x.shape, dtype);
+    const dx = Tensor.empty(x.shape, dtype);
     const dw = weight ? Tensor.zeros(weight.shape, dtype) : null;
     const db = bias ? Tensor.zeros(bias.shape, dtype) : null;
     kernels().layerNormBackward(
@@ -212,14 +212,14 @@ export function rmsNorm(x: Tensor, weight?: Tensor | null, eps = 1e-6): Tensor {
   const C = x.shape[x.rank - 1];
   const rows = C === 0 ? 0 : x.size / C;
   const dtype = x.dtype as FloatDType;
-  const out = Tensor.zeros(x.shape, dtype);
+  const out = Tensor.empty(x.shape, dtype);
   const rstd = allocateFloat(dtype, rows);
   const g = (weight?.data ?? null) as FloatArray | null;
   kernels().rmsNorm(x.data as FloatArray, g, rows, C, eps, out.data as FloatArray, rstd);
   countFlops(4 * x.size);
   const inputs = weight ? [x, weight] : [x];
   return record(out, 'rmsNorm', inputs, (dy) => {
-    const dx = Tensor.zeros(x.shape, dtype);
+    const dx = Tensor.empty(x.shape, dtype);
     const dw = weight ? Tensor.zeros(weight.shape, dtype) : null;
     kernels().rmsNormBackward(
       x.data as FloatArray,
