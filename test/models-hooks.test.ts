@@ -74,7 +74,9 @@ describe('runWithCache', () => {
     for (const [name, shape] of Object.entries(SHAPES)) {
       assert.deepEqual(cache.get(name)?.shape, shape, name);
     }
-    assertClose(output.data, plain.data, EXACT, 'logits with hooks');
+    // Caching the attention pattern runs attention unfused (separate products and softmax),
+    // which rounds differently from the fused kernel: equal to float64 precision, not bitwise.
+    assertClose(output.data, plain.data, F64, 'logits with hooks');
     assert.deepEqual(output.shape, [B, T, V]);
     // The hooks are gone afterwards.
     assert.ok([...hookPoints(model).values()].every((h) => !h.active));

@@ -593,6 +593,9 @@ describe('native kernels match the JS reference', { skip }, () => {
         { B: 2, H: 4, Hkv: 2, T: 97, S: 97, D: 8, causal: true, mask: true },
         { B: 1, H: 2, Hkv: 1, T: 70, S: 90, D: 4, causal: true, mask: false },
         { B: 1, H: 2, Hkv: 2, T: 80, S: 66, D: 4, causal: true, mask: false },
+        // Heads wider than 64 take the packed GEMM instead of the small-head products.
+        { B: 1, H: 2, Hkv: 1, T: 70, S: 70, D: 72, causal: true, mask: true },
+        { B: 1, H: 1, Hkv: 1, T: 9, S: 12, D: 65, causal: false, mask: false },
       ]) {
         const { B, H, Hkv, T, S, D, causal } = cfg;
         // q, k, v are slices of one packed [B, T|S, (H + 2 Hkv), D] tensor plus a leading gap,

@@ -6,7 +6,12 @@
 import { kernels } from '../../backends/index.js';
 import type { AttentionView, FloatArray } from '../../backends/kernels.js';
 import { record } from '../autograd.js';
-import { allocateFloat, allocateFloatUninitialized, assertFloat, type FloatDType } from '../dtype.js';
+import {
+  allocateFloat,
+  allocateFloatUninitialized,
+  assertFloat,
+  type FloatDType,
+} from '../dtype.js';
 import { DTypeError, fmtShape, ShapeError } from '../errors.js';
 import { countFlops } from '../flops.js';
 import { Tensor } from '../tensor.js';
