@@ -142,3 +142,66 @@ describeEachBackend('tensorScope', () => {
     assert.equal(y.data[4], 2);
   });
 });
+
+describeEachBackend('backward inside a tensorScope', () => {
+  test('reuses finished gradients, yet a gradient a hook kept stays intact', () => {
+    const run = (scoped: boolean) => {
+      const rng = new Generator(9);
+      const w = randn([32, 32], rng, { requiresGrad: true });
+      const x = randn([16, 32], rng);
+      let seenByHook: s.Tensor | null = null;
+      const body = () => {
+        let h = x;
+        for (let layer = 0; layer < 4; layer++) {
+          h = s.tanh(s.linear(h, w)); // [16, 32], w shared by every layer
+          if (layer === 1) h.registerHook((g) => void (seenByHook = g));
+        }
+        s.sum(s.mul(h, h)).backward();
+        return Float32Array.from((seenByHook as unknown as s.Tensor).data);
+      };
+      const hooked = scoped ? s.tensorScope(body) : body();
+      return { hooked, grad: Float32Array.from(w.grad?.data ?? []) };
+    };
+    const plain = run(false);
+    const pooledBefore = s.pooledMemoryBytes();
+    const scoped = run(true);
+    assert.deepEqual(scoped.hooked, plain.hooked);
+    assert.deepEqual(scoped.grad, plain.grad);
+    assert.ok(s.pooledMemoryBytes() >= pooledBefore);
+  });
+});
+
+describeEachBackend('tensorScope and kernels with scratch memory', () => {
+  test('a two-layer LSTM trains bit-identically in scopes, scoped run first', () => {
+    // The fused LSTM keeps scratch arrays across calls; a scope must never reuse them. The
+    // scoped run goes first so that it is the one that grows the scratch.
+    const train = (scoped: boolean): number[] => {
+      const rng = new Generator(21);
+      const [B, T, E, H] = [3, 7, 5, 6];
+      const layer = (inF: number) => ({
+        weightIh: randn([4 * H, inF], rng, { std: 0.4, requiresGrad: true }),
+        weightHh: randn([4 * H, H], rng, { std: 0.4, requiresGrad: true }),
+        biasIh: randn([4 * H], rng, { std: 0.4, requiresGrad: true }),
+        biasHh: randn([4 * H], rng, { std: 0.4, requiresGrad: true }),
+      });
+      const layers = [layer(E), layer(H)];
+      const x = randn([B, T, E], rng);
+      const params = layers.flatMap((l) => Object.values(l));
+      const opt = new AdamW(params, { lr: 0.05 });
+      const losses: number[] = [];
+      const step = (): number => {
+        opt.zeroGrad();
+        let h = x;
+        for (const l of layers) h = s.lstm(h, l).output; // [B, T, H]
+        const loss = s.mean(s.mul(h, h));
+        loss.backward();
+        opt.step();
+        return loss.item();
+      };
+      for (let i = 0; i < 5; i++) losses.push(scoped ? s.tensorScope(step) : step());
+      return losses;
+    };
+    const scoped = train(true);
+    assert.deepEqual(scoped, train(false));
+  });
+});

@@ -1,9 +1,10 @@
 /** The autograd engine: recording results on the tape and walking it backwards. */
 import { kernels } from '../backends/index.js';
+import type { AnyArray } from '../backends/kernels.js';
 import { fmtShape, ShapeError } from './errors.js';
 import { inPhase } from './flops.js';
 import { sameShape } from './shape.js';
-import { keep } from './storage.js';
+import { keep, reuseNow, withBackwardLog } from './storage.js';
 import { type GradNode, isGradEnabled, noGrad, Tensor } from './tensor.js';
 
 /**
@@ -67,6 +68,23 @@ function addInto(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
+/** `a += b` in `a`'s own storage (same shape, dense). */
+function addInPlace(a: Tensor, b: Tensor): void {
+  const strides = new Int32Array(a.shape.length);
+  let s = 1;
+  for (let i = a.shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= a.shape[i];
+  }
+  kernels().binary(
+    'add',
+    { data: a.data, offset: 0, strides },
+    { data: b.data, offset: 0, strides },
+    a.data,
+    new Int32Array(a.shape),
+  );
+}
+
 /**
  * Stands in for the grad node of a tensor whose graph `backward()` has already walked and freed,
  * so that a second walk fails with a clear message instead of silently treating it as a leaf.
@@ -116,35 +134,98 @@ export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions =
     );
   }
   const order = reverseTopological(root);
-  const pending = new Map<Tensor, Tensor>([[root, seed]]);
   inPhase('backward', () =>
-    noGrad(() => {
-      for (const t of order) {
-        const incoming = pending.get(t);
-        if (incoming === undefined) continue;
-        pending.delete(t);
-        const g = t.applyHooks(incoming);
-        if (t.keepsGrad()) {
-          // A copy: the same gradient object may also flow to other tensors.
-          t.grad = keep(t.grad === null ? g.clone() : addInto(t.grad, g));
-        }
-        const node = t.gradFn;
-        if (node === null) continue;
-        const grads = node.backward(g);
-        if (!options.retainGraph) t.gradFn = FREED;
-        node.inputs.forEach((input, i) => {
-          const gi = grads[i];
-          if (gi === null || gi === undefined || !input.requiresGrad) return;
-          if (!sameShape(gi.shape, input.shape)) {
-            throw new ShapeError(
-              `backward of ${node.op}: gradient ${fmtShape(gi.shape)} for input ${i} of shape ` +
-                `${fmtShape(input.shape)} (an engine bug: please report it)`,
-            );
-          }
-          const prev = pending.get(input);
-          pending.set(input, prev === undefined ? gi : addInto(prev, gi));
-        });
-      }
-    }),
+    noGrad(() => withBackwardLog((log) => walk(order, root, seed, options, log))),
   );
+}
+
+/**
+ * The walk of `backward()`. Inside a tensorScope (`log` not null) it also hands gradients it is
+ * done with back to the pool at once, and sums a gradient into another in place, so that the
+ * pass allocates about as much as the largest set of gradients live at one time rather than
+ * all of them. Only storage this walk allocated qualifies (`log`), never a tensor's from the
+ * forward pass, and never one a gradient hook has seen; a count of the pending gradients that
+ * share each storage (ops such as add pass one gradient to several inputs) decides when it is
+ * free.
+ */
+function walk(
+  order: Tensor[],
+  root: Tensor,
+  seed: Tensor,
+  options: BackwardOptions,
+  log: Map<ArrayBufferLike, AnyArray> | null,
+): void {
+  const pending = new Map<Tensor, Tensor>([[root, seed]]);
+  const uses = new Map<ArrayBufferLike, number>();
+  const seen = new Set<ArrayBufferLike>(); // storage a hook saw: never reused here
+  const hold = (x: Tensor): void => {
+    if (log === null) return;
+    const b = x.storage().buffer;
+    uses.set(b, (uses.get(b) ?? 0) + 1);
+  };
+  const drop = (x: Tensor): void => {
+    if (log === null) return;
+    const b = x.storage().buffer;
+    const n = (uses.get(b) ?? 0) - 1;
+    if (n > 0) {
+      uses.set(b, n);
+      return;
+    }
+    uses.delete(b);
+    const owned = log.get(b);
+    if (owned !== undefined && !seen.has(b)) {
+      log.delete(b);
+      reuseNow(owned);
+    }
+  };
+  /** Whether `prev` may take `gi` added into its own storage. */
+  const summable = (prev: Tensor, gi: Tensor): boolean => {
+    if (log === null) return false;
+    const b = prev.storage().buffer;
+    return log.has(b) && !seen.has(b) && uses.get(b) === 1 && gi.storage().buffer !== b;
+  };
+  hold(seed);
+  for (const t of order) {
+    const incoming = pending.get(t);
+    if (incoming === undefined) continue;
+    pending.delete(t);
+    if (t.hasGradHooks()) seen.add(incoming.storage().buffer);
+    const g = t.applyHooks(incoming);
+    if (g !== incoming) seen.add(g.storage().buffer);
+    if (t.keepsGrad()) {
+      // A copy: the same gradient object may also flow to other tensors.
+      t.grad = keep(t.grad === null ? g.clone() : addInto(t.grad, g));
+    }
+    const node = t.gradFn;
+    if (node !== null) {
+      const grads = node.backward(g);
+      if (!options.retainGraph) t.gradFn = FREED;
+      node.inputs.forEach((input, i) => {
+        const gi = grads[i];
+        if (gi === null || gi === undefined || !input.requiresGrad) return;
+        if (!sameShape(gi.shape, input.shape)) {
+          throw new ShapeError(
+            `backward of ${node.op}: gradient ${fmtShape(gi.shape)} for input ${i} of shape ` +
+              `${fmtShape(input.shape)} (an engine bug: please report it)`,
+          );
+        }
+        hold(gi);
+        const prev = pending.get(input);
+        if (prev === undefined) {
+          pending.set(input, gi);
+          return;
+        }
+        if (summable(prev, gi)) {
+          addInPlace(prev, gi);
+        } else {
+          const sum = addInto(prev, gi);
+          hold(sum);
+          pending.set(input, sum);
+          drop(prev);
+        }
+        drop(gi);
+      });
+    }
+    drop(incoming);
+  }
 }

@@ -23,8 +23,8 @@ import type { Tensor } from './tensor.js';
 interface Scope {
   /** Tensors constructed while this scope was the innermost one. */
   tensors: Tensor[];
-  /** Storage allocated while it was. */
-  allocated: AnyArray[];
+  /** Storage allocated while it was (minus what backward already gave back). */
+  allocated: Set<AnyArray>;
   /** Tensors passed to `keep`. */
   kept: Tensor[];
 }
@@ -75,9 +75,38 @@ export function poisonArray(a: AnyArray): void {
   if (poison) a.fill(a instanceof Int32Array ? -0x7fffff00 : Number.NaN);
 }
 
+/** Storage allocated while a `backward()` inside a scope runs, by ArrayBuffer. */
+let backwardLog: Map<ArrayBufferLike, AnyArray> | null = null;
+
 /** @internal Notes storage just allocated, so that the scope it was made in can reuse it. */
 export function noteAllocation(a: AnyArray): void {
-  current?.allocated.push(a);
+  if (current === null) return;
+  current.allocated.add(a);
+  backwardLog?.set(a.buffer, a);
+}
+
+/**
+ * @internal Runs `fn` (a backward pass) with a log of the storage it allocates, when a scope is
+ * active; `fn` gets null otherwise. Storage in the log may be handed back with `reuseNow`.
+ */
+export function withBackwardLog<R>(fn: (log: Map<ArrayBufferLike, AnyArray> | null) => R): R {
+  if (current === null) return fn(null);
+  const saved = backwardLog;
+  const log = new Map<ArrayBufferLike, AnyArray>();
+  backwardLog = log;
+  try {
+    return fn(log);
+  } finally {
+    backwardLog = saved;
+  }
+}
+
+/**
+ * @internal Gives storage of the current scope back to the pool before the scope ends: the
+ * autograd engine does so for gradients it has finished with and that nothing else can see.
+ */
+export function reuseNow(a: AnyArray): void {
+  if (current?.allocated.delete(a)) giveBack(a);
 }
 
 /** @internal Notes a tensor just constructed. */
@@ -168,7 +197,7 @@ function isTensor(value: object): value is Tensor {
  * what one step holds live. Scopes nest; what an inner scope keeps, the outer one decides on.
  */
 export function tensorScope<R>(fn: () => R): R {
-  const scope: Scope = { tensors: [], allocated: [], kept: [] };
+  const scope: Scope = { tensors: [], allocated: new Set(), kept: [] };
   const parent = current;
   current = scope;
   let result: R;
@@ -197,7 +226,7 @@ function close(scope: Scope, parent: Scope | null, result: unknown): void {
   let bytes = 0;
   for (const a of scope.allocated) {
     if (keptBuffers.has(a.buffer)) {
-      parent?.allocated.push(a);
+      parent?.allocated.add(a);
     } else if (!reused.has(a.buffer)) {
       reused.add(a.buffer);
       giveBack(a);

@@ -198,6 +198,11 @@ export class Tensor {
     return g;
   }
 
+  /** @internal Whether gradient hooks are attached (they may keep the gradient they see). */
+  hasGradHooks(): boolean {
+    return this.hooks !== null && this.hooks.length > 0;
+  }
+
   /** @internal Whether backward keeps `.grad` on this tensor. */
   keepsGrad(): boolean {
     return this.retainsGrad || (this.gradFn === null && this.requiresGrad);

@@ -13,6 +13,7 @@ import { record } from '../autograd.js';
 import { allocateFloat, assertFloat, type FloatDType } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import { countFlops } from '../flops.js';
+import { untracked } from '../storage.js';
 import { Tensor } from '../tensor.js';
 
 /**
@@ -95,7 +96,8 @@ const scratchSlots: Record<FloatDType, FloatArray[]> = { float32: [], float64: [
 
 function scratch(dtype: FloatDType, slot: number, n: number): FloatArray {
   const slots = scratchSlots[dtype];
-  if ((slots[slot]?.length ?? -1) < n) slots[slot] = allocateFloat(dtype, n);
+  // Untracked: a slot outlives every tensorScope, so no scope may hand its memory to another.
+  if ((slots[slot]?.length ?? -1) < n) slots[slot] = untracked(() => allocateFloat(dtype, n));
   return slots[slot].subarray(0, n);
 }
 
