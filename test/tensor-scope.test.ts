@@ -154,7 +154,12 @@ describeEachBackend('backward inside a tensorScope', () => {
         let h = x;
         for (let layer = 0; layer < 4; layer++) {
           h = s.tanh(s.linear(h, w)); // [16, 32], w shared by every layer
-          if (layer === 1) h.registerHook((g) => void (seenByHook = g));
+          if (layer === 1) {
+            h.registerHook((g) => {
+              seenByHook = g;
+              return undefined;
+            });
+          }
         }
         s.sum(s.mul(h, h)).backward();
         return Float32Array.from((seenByHook as unknown as s.Tensor).data);
