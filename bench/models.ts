@@ -4,11 +4,8 @@
  * the fused causal attention read straight from the packed projection (`packedSelfAttention`),
  * fused `layerNorm`, `gelu` and `crossEntropy`, and the `lstm` op (input projection of all time
  * steps in one GEMM). bench/peer.py holds the same models in PyTorch; parameter shapes and counts
- * agree one for one.
- *
- * LIMITATION: what the engine lacks and these models would use (found by profiling the step):
- * output buffers reused across steps (every op allocates a zero-filled result, and the garbage
- * collector frees it).
+ * agree one for one. bench/step.ts runs each step in a tensorScope, so memory is reused across
+ * steps, as the trainer does.
  *
  * Dimension legend: B batch, T time, C channels, V vocabulary, H heads, D head size (C = H * D),
  * E embedding size, Hd LSTM hidden size.
