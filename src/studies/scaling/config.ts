@@ -134,7 +134,7 @@ export const PRESETS: Record<ScalingConfig['preset'], Preset> = {
     evalBatches: 4,
     seeds: 1,
     checkpoints: 4,
-    ablation: { width: 32, seeds: 2 },
+    ablation: { width: 32, seeds: 3 },
     lrSweep: {
       widths: { lstm: [16, 32, 64], retro: [16, 32, 48], modern: [16, 32, 48] },
       factors: [1 / 3, 1, 3],
