@@ -223,6 +223,44 @@ describe('scaling sweep, end to end', () => {
   });
 });
 
+describe('scaling sweep with a BPE tokenizer', () => {
+  test('a tokenizer.json sets the vocabulary, enters each run’s config and the report', async () => {
+    const tokenizer = join(
+      import.meta.dirname,
+      '../../fixtures/io/tokenizers/bytelevel/tokenizer.json',
+    );
+    const out = join(tmp, 'bpe-study');
+    const config = ScalingSchema.parse({
+      data: SHAKESPEARE,
+      tokenizer,
+      preset: 'tiny',
+      families: 'lstm',
+      widths: '8,16,32',
+      lrSweep: false,
+      ablations: false,
+      resamples: 0,
+      workers: 2,
+      runs: join(tmp, 'bpe-runs'),
+      out,
+    });
+    const r = await runScalingStudy(config);
+    assert.deepEqual(r.failed, []);
+    assert.equal(r.plan.runs.length, 3);
+    for (const run of r.plan.runs) {
+      assert.equal(run.spec.tokenizer, tokenizer);
+      // 557 BPE tokens: the tied embedding dominates the 6ND estimate of the smallest run.
+      const n = 4 * 8 * (2 * 8 + 1) + 557 * 8 + 557;
+      if (run.spec.width === 8) {
+        const tokens = run.spec.steps * run.spec.batchSize * run.spec.context;
+        assert.equal(run.estimatedFlops, 6 * n * tokens);
+      }
+    }
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    assert.match(md, /tokenized by `[^`]*bytelevel\/tokenizer\.json` \(vocabulary 557\)/);
+    assert.match(r.lrSource, /width rule/);
+  });
+});
+
 describe('scaling analysis edge cases', () => {
   test('a family with too few frontier points gets a message naming it, not NaN', () => {
     const a = analyseSweep(

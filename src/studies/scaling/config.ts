@@ -22,7 +22,12 @@ export const ScalingSchema = z.strictObject({
     .string()
     .min(1)
     .optional()
-    .describe('UTF-8 text file to train on, character-level (default: Moby Dick, from npm)'),
+    .describe('UTF-8 text file to train on (default: Moby Dick, from npm)'),
+  tokenizer: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Hugging Face tokenizer.json (or its folder) for the text, or 'char' (the default)"),
   preset: z
     .enum(['quick', 'full', 'tiny'])
     .default('quick')
@@ -169,6 +174,8 @@ export interface ScalingRunSpec {
   family: Family;
   /** Absolute path of the text, or 'moby-dick' for the default corpus. */
   data: string;
+  /** Absolute path of a tokenizer.json (or its folder); absent: character-level. */
+  tokenizer?: string;
   width: number;
   layers: number;
   heads: number;
@@ -266,6 +273,8 @@ export function familyParts(family: Family): ScalingRunSpec['transformer'] {
 export interface SpecInputs {
   preset: Preset;
   data: string;
+  /** A tokenizer file; absent: character-level (and absent from the spec, so hashes stay). */
+  tokenizer?: string;
   vocab: number;
   tokensPerParam: number;
   lr: number;
@@ -286,6 +295,7 @@ export function runSpec(family: Family, width: number, o: SpecInputs): ScalingRu
     study: 'scaling',
     family,
     data: o.data,
+    ...(o.tokenizer !== undefined ? { tokenizer: o.tokenizer } : {}),
     width,
     layers,
     heads: lstm ? 1 : layers,
@@ -326,6 +336,7 @@ export function sweepSpecs(
   data: string,
   vocab: number,
   lrOf: (family: Family, width: number) => number = (f, w) => config.lr ?? learningRate(f, w),
+  tokenizer?: string,
 ): ScalingRunSpec[] {
   const preset = PRESETS[config.preset];
   const tokensPerParam = config.tokensPerParam ?? preset.tokensPerParam;
@@ -335,16 +346,9 @@ export function sweepSpecs(
     for (const width of sweepWidths(config, family)) {
       for (let k = 0; k < seeds; k++) {
         const lr = lrOf(family, width);
-        specs.push(
-          runSpec(family, width, {
-            preset,
-            data,
-            vocab,
-            tokensPerParam,
-            lr,
-            seed: config.seed + k,
-          }),
-        );
+        const seed = config.seed + k;
+        const o = { preset, data, vocab, tokensPerParam, lr, seed };
+        specs.push(runSpec(family, width, tokenizer !== undefined ? { ...o, tokenizer } : o));
       }
     }
   }

@@ -152,7 +152,7 @@ async function referenceFigure(a: AblationAnalysis): Promise<{ figure: Figure; r
         'compute of each year (spec A.1.8): the LSTM (MoE × CEG_{LSTM→modern}(C)), the ' +
         'Kaplan-allocated Transformer (MoE × the Chinchilla rebalancing), and the dense modern ' +
         'Transformer (MoE alone). Laws are the paper’s (linear least squares on reducible loss, ' +
-        'E = 1.9, window [1e15, 1e18] FLOPs), not this sweep’s character-level fits. The ' +
+        'E = 1.9, window [1e15, 1e18] FLOPs), not this sweep’s fits. The ' +
         'solid LSTM line replaces the modern law by the retro law times the joint gain ' +
         `measured here (${ablationMethod(a)}).`,
     },

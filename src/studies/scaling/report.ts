@@ -34,6 +34,9 @@ const sci = (v: number) => v.toExponential(2);
 /** Facts about the sweep for the report's first section. */
 export interface SweepFacts {
   corpus: string;
+  /** The tokenizer file, or 'characters'; and the vocabulary size. */
+  tokenizer: string;
+  vocab: number;
   preset: string;
   runsRoot: string;
   /** Epochs of the corpus the largest run went through. */
@@ -246,7 +249,9 @@ export async function writeScalingReport(
     {
       title: 'Sweep',
       paragraphs: [
-        `Corpus ${facts.corpus}, character-level; preset ${facts.preset}; ${facts.seeds} ` +
+        `Corpus ${facts.corpus}, tokenized by ` +
+          (facts.tokenizer === 'characters' ? 'characters' : `\`${facts.tokenizer}\``) +
+          ` (vocabulary ${facts.vocab}); preset ${facts.preset}; ${facts.seeds} ` +
           `seed(s) per width; runs in ` +
           `\`${facts.runsRoot}\`. The largest run saw ${facts.maxEpochs.toFixed(2)} epoch(s) of ` +
           'the training split' +
@@ -254,7 +259,9 @@ export async function writeScalingReport(
         'Compute is the trainer’s cumulative `train/flops`, counted by the kernels (forward, ' +
           'backward and optimiser), not 6ND. Loss is the held-out cross-entropy on fixed windows ' +
           'from the end of the corpus, logged at log-spaced steps.',
-        'Deviations from the paper: character-level text instead of C4 with GPT-2 BPE; the LR ' +
+        'Deviations from the paper: a small corpus instead of C4' +
+          (facts.tokenizer === 'characters' ? ', characters instead of GPT-2 BPE' : '') +
+          '; the LR ' +
           'sweep is shorter and coarser (see Learning rates); ' +
           'E fitted unless given (the paper fixes ' +
           '1.9 for its corpus); windows derived from this sweep, not [1e15, 1e18]; every ' +

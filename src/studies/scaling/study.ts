@@ -5,8 +5,7 @@
  * on a local pool, the curves read back from the run store, the analyses, and the report.
  * Progress and each plan go out through `onEvent`; nothing is printed here.
  *
- * LIMITATION: character-level tokenization only (no BPE `tokenizer.json` for the corpus yet;
- * the tokenizers in io/tokenizers would plug into `loadRunData`). LIMITATION: the ablation
+ * LIMITATION: the ablation
  * multipliers are read at one target loss and one width; whether they depend on scale (the
  * paper assumes not) needs the ablations repeated at several widths. LIMITATION: the fits pool
  * every seed's curve into one frontier (the lower envelope favours lucky seeds); a per-seed
@@ -124,11 +123,24 @@ export async function runScalingStudy(
   const runsRoot = path.resolve(config.runs ?? process.env.SEXTANT_RUNS ?? 'runs');
   const data = config.data !== undefined ? path.resolve(config.data) : DEFAULT_CORPUS;
   const preset = PRESETS[config.preset];
-  const probe = loadRunData({ data, valFraction: 0.1, context: preset.context });
+  const given = config.tokenizer;
+  const tokenizer = given !== undefined && given !== 'char' ? path.resolve(given) : undefined;
+  const probe = loadRunData({
+    data,
+    valFraction: 0.1,
+    context: preset.context,
+    ...(tokenizer !== undefined ? { tokenizer } : {}),
+  });
   const vocab = probe.tokenizer.vocabSize;
   const families = parseFamilies(config);
   const tokensPerParam = config.tokensPerParam ?? preset.tokensPerParam;
-  const inputs = { preset, data, vocab, tokensPerParam };
+  const inputs = {
+    preset,
+    data,
+    vocab,
+    tokensPerParam,
+    ...(tokenizer !== undefined ? { tokenizer } : {}),
+  };
   const ablationWidth = config.ablationWidth ?? preset.ablation.width;
   if (config.ablations && ablationWidth % 16 !== 0) {
     throw new RangeError(`ablationWidth: must be a multiple of 16, got ${ablationWidth}`);
@@ -140,7 +152,7 @@ export async function runScalingStudy(
     // The rate in 6ND FLOPs per second, timed on the largest main run (the one that bounds the
     // sweep). LIMITATION: timed with this process's kernel threads while each worker runs one
     // thread, and small models are slower per FLOP, so the estimate is optimistic.
-    const largest = [...sweepSpecs(config, data, vocab)].sort(
+    const largest = [...sweepSpecs(config, data, vocab, undefined, tokenizer)].sort(
       (a, b) => params(b) * b.steps - params(a) * a.steps,
     )[0] as ScalingRunSpec;
     const secondsPerStep = await measureSecondsPerStep(largest, probe);
@@ -182,7 +194,7 @@ export async function runScalingStudy(
     }
 
     // 2. One plan for the main sweep and the ablations (shared runs are trained once).
-    const mainSpecs = sweepSpecs(config, data, vocab, lrOf);
+    const mainSpecs = sweepSpecs(config, data, vocab, lrOf, tokenizer);
     const seeds = Array.from(
       { length: config.ablationSeeds ?? preset.ablation.seeds },
       (_, k) => config.seed + k,
@@ -254,6 +266,8 @@ export async function runScalingStudy(
       { analysis, ablations, lrSweep, curves },
       {
         corpus: probe.corpus.source,
+        tokenizer: tokenizer ?? 'characters',
+        vocab,
         preset: config.preset,
         runsRoot,
         maxEpochs: maxTokens / probe.train.length,

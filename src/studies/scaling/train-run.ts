@@ -46,10 +46,12 @@ function buildModel(spec: ScalingRunSpec, vocab: number, random: RandomStreams):
   return { module: m, logits: (ids) => m.call(ids), hfConfig: null };
 }
 
-/** The data of a run, read and tokenized (character-level). */
-export function loadRunData(spec: Pick<ScalingRunSpec, 'data' | 'valFraction' | 'context'>) {
+/** The data of a run, read and tokenized (by characters, or by the spec's tokenizer file). */
+export function loadRunData(
+  spec: Pick<ScalingRunSpec, 'data' | 'valFraction' | 'context' | 'tokenizer'>,
+) {
   const corpus = loadCorpus(spec.data === 'moby-dick' ? undefined : spec.data);
-  const tokenizer = makeTokenizer('char', corpus.text);
+  const tokenizer = makeTokenizer(spec.tokenizer ?? 'char', corpus.text);
   const ids = encodeCorpus(tokenizer, corpus.text, corpus.source);
   const { train, val } = splitTokens(ids, spec.valFraction, spec.context, corpus.source);
   return { corpus, tokenizer, train, val };
