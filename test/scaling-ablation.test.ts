@@ -24,6 +24,7 @@ import {
   analyseLrSweep,
   bestLearningRate,
   fitLrLaw,
+  gridExtension,
   type LrProbe,
   lrFromLaw,
   lrSweepSpecs,
@@ -246,6 +247,28 @@ describe('LR sweep', () => {
       'LR sweep, lstm width 8: every probe diverged',
       'LR sweep, lstm: fewer than 2 widths with a usable best LR; the width rule is used',
     ]);
+  });
+
+  test('the grid grows one step past an edge that holds the best LR, not past a divergence', () => {
+    const probes: LrProbe[] = [
+      // Width 8: best at the largest LR: one step (x3) up.
+      { family: 'lstm', width: 8, lr: 1e-3, loss: 3 },
+      { family: 'lstm', width: 8, lr: 3e-3, loss: 2 },
+      // Width 16: best at the smallest: one step down.
+      { family: 'lstm', width: 16, lr: 1e-3, loss: 2 },
+      { family: 'lstm', width: 16, lr: 3e-3, loss: 3 },
+      // Width 32: best at the largest that trained, the next diverged: nothing to add.
+      { family: 'lstm', width: 32, lr: 1e-3, loss: 3 },
+      { family: 'lstm', width: 32, lr: 3e-3, loss: 2 },
+      { family: 'lstm', width: 32, lr: 9e-3, loss: null },
+    ];
+    const r = analyseLrSweep(probes, 0.1, [1, 3]);
+    const more = gridExtension(r.probes, r.best, 3);
+    assert.equal(more.length, 2);
+    near(more[0]?.lr as number, 9e-3, 1e-15, 'width 8 up');
+    assert.equal(more[0]?.width, 8);
+    near(more[1]?.lr as number, 1e-3 / 3, 1e-15, 'width 16 down');
+    assert.equal(more[1]?.width, 16);
   });
 
   test('probes are short runs of the family’s recipe at the grid LRs', () => {

@@ -131,7 +131,7 @@ export const PRESETS: Record<ScalingConfig['preset'], Preset> = {
     },
   },
   quick: {
-    widths: { lstm: [16, 32, 64, 128], retro: [16, 32, 48, 64], modern: [16, 32, 48, 64] },
+    widths: { lstm: [16, 32, 64, 128], retro: [16, 32, 48], modern: [16, 32, 48] },
     tokensPerParam: 5,
     context: 64,
     batchSize: 16,

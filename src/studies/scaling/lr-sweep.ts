@@ -13,6 +13,25 @@
 import type { Family, ScalingRunSpec, SpecInputs } from './config.js';
 import { learningRate, runSpec } from './config.js';
 
+/** One short run of the sweep: `family` at `width` and peak LR `lr`, for `budget` of its tokens. */
+export function lrProbeSpec(
+  family: Family,
+  width: number,
+  lr: number,
+  budget: number,
+  inputs: Omit<SpecInputs, 'lr'>,
+): ScalingRunSpec {
+  const full = runSpec(family, width, { ...inputs, lr });
+  const short = runSpec(family, width, {
+    ...inputs,
+    lr,
+    tokensPerParam: inputs.tokensPerParam * budget,
+  });
+  // One evaluation, at the end: only the final loss matters here.
+  const steps = Math.min(short.steps, full.steps);
+  return { ...short, steps, evalSteps: [steps], role: 'lr-sweep' };
+}
+
 /** The short runs of the sweep: every width and factor, for `budget` of the main tokens. */
 export function lrSweepSpecs(
   families: readonly Family[],
@@ -21,24 +40,35 @@ export function lrSweepSpecs(
   budget: number,
   inputs: Omit<SpecInputs, 'lr'>,
 ): ScalingRunSpec[] {
-  const specs: ScalingRunSpec[] = [];
-  for (const family of families) {
-    for (const width of widths[family]) {
-      for (const factor of factors) {
-        const lr = learningRate(family, width) * factor;
-        const full = runSpec(family, width, { ...inputs, lr });
-        const short = runSpec(family, width, {
-          ...inputs,
-          lr,
-          tokensPerParam: inputs.tokensPerParam * budget,
-        });
-        // Fewer evaluations: only the final loss matters here.
-        const steps = Math.min(short.steps, full.steps);
-        specs.push({ ...short, steps, evalSteps: [steps], role: 'lr-sweep' });
-      }
+  return families.flatMap((family) =>
+    widths[family].flatMap((width) =>
+      factors.map((f) =>
+        lrProbeSpec(family, width, learningRate(family, width) * f, budget, inputs),
+      ),
+    ),
+  );
+}
+
+/**
+ * Where the grid must grow: for every width whose best LR is the largest (smallest) LR probed
+ * there, the LR one grid step `ratio` beyond it. The study trains these and looks again, a few
+ * rounds at most, so an optimum outside the first grid is still found.
+ */
+export function gridExtension(
+  probes: readonly LrProbe[],
+  best: readonly BestLr[],
+  ratio: number,
+): { family: string; width: number; lr: number }[] {
+  const out: { family: string; width: number; lr: number }[] = [];
+  for (const b of best) {
+    if (b.how !== 'edge') continue;
+    const lrs = probes.filter((p) => p.family === b.family && p.width === b.width).map((p) => p.lr);
+    if (b.lr >= Math.max(...lrs)) out.push({ family: b.family, width: b.width, lr: b.lr * ratio });
+    else if (b.lr <= Math.min(...lrs)) {
+      out.push({ family: b.family, width: b.width, lr: b.lr / ratio });
     }
   }
-  return specs;
+  return out;
 }
 
 /** One probe: a width, an LR and the final held-out loss it reached (null: diverged/missing). */

@@ -39,14 +39,19 @@ import { paperConstants } from './decompose.js';
 import type { CurvePoint, RunCurve } from './frontier.js';
 import {
   analyseLrSweep,
+  gridExtension,
   type LrProbe,
   type LrSweepResult,
   lrFromLaw,
+  lrProbeSpec,
   lrSweepSpecs,
 } from './lr-sweep.js';
 import { writeScalingReport } from './report.js';
 import { type GroupedSpec, planSweep, runSweep, type SweepEvent, type SweepPlan } from './sweep.js';
 import { loadRunData, measureSecondsPerStep } from './train-run.js';
+
+/** Rounds of probes added past the LR grid's edge when the best LR sits on it. */
+const LR_EXTENSION_ROUNDS = 2;
 
 /** A plan, before its runs train: the LR sweep's, then the main sweep's with the ablations. */
 export type StudyEvent =
@@ -104,6 +109,17 @@ export function readCurves(
     (c.done ? curves : failed).push(curve);
   }
   return { curves, failed };
+}
+
+/** Two plans as one (the LR sweep's rounds). */
+function mergePlans(a: SweepPlan, b: SweepPlan): SweepPlan {
+  return {
+    ...a,
+    runs: [...a.runs, ...b.runs],
+    toTrain: a.toTrain + b.toTrain,
+    estimatedFlops: a.estimatedFlops + b.estimatedFlops,
+    estimatedSeconds: a.estimatedSeconds + b.estimatedSeconds,
+  };
 }
 
 /** The final held-out loss of each LR-sweep run (null: diverged or not trained). */
@@ -169,17 +185,34 @@ export async function runScalingStudy(
     let lrSweep: LrSweepResult | null = null;
     if (config.lr === undefined && config.lrSweep) {
       const { widths, factors, budget } = preset.lrSweep;
-      const lrSpecs = lrSweepSpecs(families, widths, factors, budget, {
-        ...inputs,
-        seed: config.seed,
-      });
-      const grouped = lrSpecs.map((spec) => ({ spec, group: 'lr-sweep' }));
-      lrPlan = planSweep(store, grouped, params, workers, rate, preset.checkpoints);
+      const probeInputs = { ...inputs, seed: config.seed };
+      const lrSpecs = lrSweepSpecs(families, widths, factors, budget, probeInputs);
       const lrNote = `grid: width rule × ${factors.map((f) => f.toPrecision(2)).join(', ')}`;
-      onEvent({ event: 'plan', phase: 'lr-sweep', plan: lrPlan, lr: lrNote });
-      if (!config.plan) failed.push(...(await runSweep(lrPlan, runsRoot, onEvent)).failed);
-      if (!config.plan || lrPlan.toTrain === 0) {
+      // A best LR at the grid's edge grows the grid one step that way, for a few rounds.
+      const ratio = factors.length > 1 ? (factors[1] as number) / (factors[0] as number) : 2;
+      let round: ScalingRunSpec[] = lrSpecs;
+      let pending = false;
+      for (let r = 0; r <= LR_EXTENSION_ROUNDS && round.length > 0; r++) {
+        const grouped = round.map((spec) => ({ spec, group: 'lr-sweep' }));
+        const roundPlan = planSweep(store, grouped, params, workers, rate, preset.checkpoints);
+        lrPlan = lrPlan === null ? roundPlan : mergePlans(lrPlan, roundPlan);
+        const note = r === 0 ? lrNote : `grid extended past its edge, round ${r}`;
+        onEvent({ event: 'plan', phase: 'lr-sweep', plan: roundPlan, lr: note });
+        if (!config.plan) failed.push(...(await runSweep(roundPlan, runsRoot, onEvent)).failed);
+        else if (roundPlan.toTrain > 0) {
+          pending = true;
+          break;
+        }
         lrSweep = analyseLrSweep(readProbes(store, lrSpecs), budget, factors);
+        if (r === LR_EXTENSION_ROUNDS) break;
+        const more = gridExtension(lrSweep.probes, lrSweep.best, ratio);
+        const specs = more.map((m) =>
+          lrProbeSpec(m.family as Family, m.width, m.lr, budget, probeInputs),
+        );
+        lrSpecs.push(...specs);
+        round = specs;
+      }
+      if (lrSweep !== null && !pending) {
         const laws = lrSweep.laws;
         lrOf = (f, w) => {
           const law = laws[f];
