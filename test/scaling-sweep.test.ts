@@ -244,7 +244,7 @@ describe('scaling sweep, end to end', () => {
 });
 
 describe('scaling sweep with a BPE tokenizer', () => {
-  test('a tokenizer.json sets the vocabulary, enters each run’s config and the report', async () => {
+  test('a tokenizer.json sets the vocabulary, the run configs and the report', async () => {
     const tokenizer = join(
       import.meta.dirname,
       '../../fixtures/io/tokenizers/bytelevel/tokenizer.json',

@@ -5,11 +5,16 @@
  * on a local pool, the curves read back from the run store, the analyses, and the report.
  * Progress and each plan go out through `onEvent`; nothing is printed here.
  *
- * LIMITATION: the ablation
- * multipliers are read at one target loss and one width; whether they depend on scale (the
- * paper assumes not) needs the ablations repeated at several widths. LIMITATION: the fits pool
- * every seed's curve into one frontier (the lower envelope favours lucky seeds); a per-seed
- * frontier averaged over seeds would remove that bias.
+ * LIMITATION: what is not done yet, and what would do it:
+ *   - the ablation multipliers are read at one width and one target loss and then treated as
+ *     scale-invariant, as the paper does; repeating `ablationRuns` at two or three widths and
+ *     comparing the multipliers would test that;
+ *   - the normalised multipliers and the measured decomposition carry no interval; normalising
+ *     each seed's set of multipliers on its own and taking percentiles over seeds would give one;
+ *   - every seed's curve enters one pooled frontier (the lower envelope favours lucky seeds); a
+ *     frontier per seed, fitted and averaged, would remove that bias;
+ *   - the LR sweep trains one seed per probe and picks the best by its final loss alone; more
+ *     seeds per probe, or the loss averaged over the last evaluations, would steady it.
  */
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
