@@ -190,7 +190,8 @@ export async function scalingCommand(
     if (!json) io.stderr.write(`sextant scaling: config\n${formatConfig(config)}\n`);
     const result = await runScalingStudy(config, (e) => io.stderr.write(`${describeEvent(e)}\n`));
     if (result.analysis === null) {
-      if (json) io.stdout.write(`${JSON.stringify({ plan: result.plan }, null, 2)}\n`);
+      const plans = { lrPlan: result.lrPlan, plan: result.plan, lr: result.lrSource };
+      if (json) io.stdout.write(`${JSON.stringify(plans, null, 2)}\n`);
       return 0;
     }
     const a = result.analysis;

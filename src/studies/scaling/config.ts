@@ -108,9 +108,16 @@ export interface Preset {
   ablation: { width: number; seeds: number };
   /**
    * The LR sweep: at these widths, peak LRs of the width rule times each factor, trained for
-   * `budget` of the main run's tokens.
+   * `budget` of the main run's tokens; up to `extend` rounds of one more probe past the grid's
+   * edge where the best LR sits on it. Widths whose probes would be only a few dozen steps are
+   * left out: so short a run favours the largest LR, whatever the longer run needs.
    */
-  lrSweep: { widths: Record<Family, number[]>; factors: number[]; budget: number };
+  lrSweep: {
+    widths: Record<Family, number[]>;
+    factors: number[];
+    budget: number;
+    extend: number;
+  };
 }
 
 export const PRESETS: Record<ScalingConfig['preset'], Preset> = {
@@ -128,11 +135,12 @@ export const PRESETS: Record<ScalingConfig['preset'], Preset> = {
       widths: { lstm: [8, 16], retro: [16, 32], modern: [16, 32] },
       factors: [0.5, 1, 2],
       budget: 0.5,
+      extend: 1,
     },
   },
   quick: {
     widths: { lstm: [16, 32, 64, 128], retro: [16, 32, 48], modern: [16, 32, 48] },
-    tokensPerParam: 5,
+    tokensPerParam: 12,
     context: 64,
     batchSize: 16,
     evals: 16,
@@ -141,9 +149,10 @@ export const PRESETS: Record<ScalingConfig['preset'], Preset> = {
     checkpoints: 4,
     ablation: { width: 32, seeds: 3 },
     lrSweep: {
-      widths: { lstm: [16, 32, 64], retro: [16, 32, 48], modern: [16, 32, 48] },
+      widths: { lstm: [32, 64, 128], retro: [32, 48], modern: [32, 48] },
       factors: [1 / 3, 1, 3],
-      budget: 0.25,
+      budget: 0.1,
+      extend: 1,
     },
   },
   full: {
@@ -161,9 +170,10 @@ export const PRESETS: Record<ScalingConfig['preset'], Preset> = {
     checkpoints: 10,
     ablation: { width: 64, seeds: 3 },
     lrSweep: {
-      widths: { lstm: [32, 64, 128, 256], retro: [32, 64, 128], modern: [32, 64, 128] },
+      widths: { lstm: [64, 128, 256, 512], retro: [64, 96, 128], modern: [64, 96, 128] },
       factors: [0.25, 0.5, 1, 2, 4],
-      budget: 0.05,
+      budget: 0.1,
+      extend: 2,
     },
   },
 };

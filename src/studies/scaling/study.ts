@@ -55,9 +55,6 @@ import { writeScalingReport } from './report.js';
 import { type GroupedSpec, planSweep, runSweep, type SweepEvent, type SweepPlan } from './sweep.js';
 import { loadRunData, measureSecondsPerStep } from './train-run.js';
 
-/** Rounds of probes added past the LR grid's edge when the best LR sits on it. */
-const LR_EXTENSION_ROUNDS = 2;
-
 /** A plan, before its runs train: the LR sweep's, then the main sweep's with the ablations. */
 export type StudyEvent =
   | { event: 'plan'; phase: 'lr-sweep' | 'main'; plan: SweepPlan; lr: string }
@@ -189,7 +186,7 @@ export async function runScalingStudy(
     let lrPlan: SweepPlan | null = null;
     let lrSweep: LrSweepResult | null = null;
     if (config.lr === undefined && config.lrSweep) {
-      const { widths, factors, budget } = preset.lrSweep;
+      const { widths, factors, budget, extend } = preset.lrSweep;
       const probeInputs = { ...inputs, seed: config.seed };
       const lrSpecs = lrSweepSpecs(families, widths, factors, budget, probeInputs);
       const lrNote = `grid: width rule × ${factors.map((f) => f.toPrecision(2)).join(', ')}`;
@@ -197,7 +194,7 @@ export async function runScalingStudy(
       const ratio = factors.length > 1 ? (factors[1] as number) / (factors[0] as number) : 2;
       let round: ScalingRunSpec[] = lrSpecs;
       let pending = false;
-      for (let r = 0; r <= LR_EXTENSION_ROUNDS && round.length > 0; r++) {
+      for (let r = 0; r <= extend && round.length > 0; r++) {
         const grouped = round.map((spec) => ({ spec, group: 'lr-sweep' }));
         const roundPlan = planSweep(store, grouped, params, workers, rate, preset.checkpoints);
         lrPlan = lrPlan === null ? roundPlan : mergePlans(lrPlan, roundPlan);
@@ -209,7 +206,7 @@ export async function runScalingStudy(
           break;
         }
         lrSweep = analyseLrSweep(readProbes(store, lrSpecs), budget, factors);
-        if (r === LR_EXTENSION_ROUNDS) break;
+        if (r === extend) break;
         const more = gridExtension(lrSweep.probes, lrSweep.best, ratio);
         const specs = more.map((m) =>
           lrProbeSpec(m.family as Family, m.width, m.lr, budget, probeInputs),
