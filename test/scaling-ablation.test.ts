@@ -26,6 +26,7 @@ import {
   fitLrLaw,
   gridExtension,
   type LrProbe,
+  lawLearningRate,
   lrFromLaw,
   lrSweepSpecs,
 } from '../src/studies/scaling/lr-sweep.js';
@@ -269,6 +270,29 @@ describe('LR sweep', () => {
     assert.equal(more[0]?.width, 8);
     near(more[1]?.lr as number, 1e-3 / 3, 1e-15, 'width 16 down');
     assert.equal(more[1]?.width, 16);
+  });
+
+  test('a width whose LRs all end on one plateau is left out; the law is clamped to the probes', () => {
+    const flat = [1e-3, 3e-3, 9e-3].map((lr, i) => ({
+      family: 'modern',
+      width: 32,
+      lr,
+      loss: 3.05 + 0.005 * i,
+    }));
+    const all = [...flat, ...probes([48, 64], [0.25, 0.5, 1, 2])];
+    const r = analyseLrSweep(all, 0.1, [1]);
+    assert.equal(r.best.find((b) => b.width === 32)?.how, 'flat');
+    assert.match(r.errors.join('\n'), /modern width 32: every LR ended within 1 % of the best/);
+    const law = r.laws.modern;
+    assert.ok(law);
+    assert.deepEqual(law.widths, [48, 64], 'the flat width does not enter the law');
+    near(law.b, -0.7, 1e-9, 'exponent from the two clear widths');
+    // Far outside the probed LRs, the law is held at their ends.
+    const lrs = all.map((p) => p.lr);
+    assert.deepEqual(law.lrRange, { min: Math.min(...lrs), max: Math.max(...lrs) });
+    assert.equal(lawLearningRate(law, 1), law.lrRange.max);
+    assert.equal(lawLearningRate(law, 1e6), law.lrRange.min);
+    near(lawLearningRate(law, 56), 0.05 * 56 ** -0.7, 1e-12, 'inside the range: the law');
   });
 
   test('probes are short runs of the family’s recipe at the grid LRs', () => {

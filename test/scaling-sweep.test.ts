@@ -22,7 +22,7 @@ import {
   type ScalingRunSpec,
   ScalingSchema,
 } from '../src/studies/scaling/config.js';
-import { lrFromLaw } from '../src/studies/scaling/lr-sweep.js';
+import { lawLearningRate } from '../src/studies/scaling/lr-sweep.js';
 import { runScalingStudy, type StudyEvent } from '../src/studies/scaling/study.js';
 import { trainScalingRun } from '../src/studies/scaling/train-run.js';
 
@@ -105,7 +105,7 @@ describe('scaling sweep, end to end', () => {
     const law = first.lrSweep?.laws.lstm;
     assert.ok(law, `LR law of lstm: ${first.lrSweep?.errors.join('; ')}`);
     for (const r of first.plan.runs.filter((x) => x.spec.family === 'lstm')) {
-      assert.ok(Math.abs(r.spec.lr / lrFromLaw(law, r.spec.width) - 1) < 1e-12, r.name);
+      assert.ok(Math.abs(r.spec.lr / lawLearningRate(law, r.spec.width) - 1) < 1e-12, r.name);
     }
     assert.match(first.lrSource, /^fitted/);
 

@@ -151,7 +151,7 @@ export const PRESETS: Record<ScalingConfig['preset'], Preset> = {
     lrSweep: {
       widths: { lstm: [32, 64, 128], retro: [32, 48], modern: [32, 48] },
       factors: [1 / 3, 1, 3],
-      budget: 0.1,
+      budget: 0.2,
       extend: 1,
     },
   },

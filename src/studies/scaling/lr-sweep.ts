@@ -86,9 +86,13 @@ export interface BestLr {
   lr: number;
   loss: number;
   /** 'grid': the best grid point; 'parabola': refined between its neighbours; 'edge': the best
-   * is the grid's smallest or largest LR, so the optimum may lie outside. */
-  how: 'grid' | 'parabola' | 'edge';
+   * is the grid's smallest or largest LR, so the optimum may lie outside; 'flat': every LR
+   * ended within `FLAT_SPREAD` of the best (a run still on a plateau): left out of the law. */
+  how: 'grid' | 'parabola' | 'edge' | 'flat';
 }
+
+/** Final losses closer than this (relative) across a width's LRs say nothing about the best. */
+export const FLAT_SPREAD = 0.01;
 
 /** The best LR of the probes at one width (see the file comment); null when none trained. */
 export function bestLearningRate(probes: readonly LrProbe[]): BestLr | null {
@@ -102,6 +106,10 @@ export function bestLearningRate(probes: readonly LrProbe[]): BestLr | null {
   }
   const best = ok[k] as LrProbe;
   const base = { family: best.family, width: best.width, loss: best.loss as number };
+  const worst = Math.max(...ok.map((p) => p.loss as number));
+  if (ok.length > 1 && worst - base.loss < FLAT_SPREAD * base.loss) {
+    return { ...base, lr: best.lr, how: 'flat' };
+  }
   const all = [...probes].sort((p, q) => p.lr - q.lr);
   const atEdge = best.lr === all[0]?.lr || best.lr === all[all.length - 1]?.lr;
   if (atEdge || k === 0 || k === ok.length - 1) return { ...base, lr: best.lr, how: 'edge' };
@@ -133,13 +141,22 @@ export interface LrLaw {
   /** R^2 in log–log; 1 with two widths. */
   r2: number;
   widths: number[];
+  /** The LRs the sweep probed for this family (that trained): the law is clamped to them. */
+  lrRange: { min: number; max: number };
   /** How the law was obtained, for the report. */
   method: string;
 }
 
-/** The LR law of one family (null with fewer than 2 distinct widths). */
-export function fitLrLaw(family: string, best: readonly BestLr[]): LrLaw | null {
-  const pts = best.filter((b) => b.family === family && b.lr > 0);
+/**
+ * The LR law of one family from its best LRs (flat widths left out); null with fewer than 2
+ * distinct widths. `lrRange` defaults to the range of the best LRs.
+ */
+export function fitLrLaw(
+  family: string,
+  best: readonly BestLr[],
+  lrRange?: { min: number; max: number },
+): LrLaw | null {
+  const pts = best.filter((b) => b.family === family && b.lr > 0 && b.how !== 'flat');
   const widths = [...new Set(pts.map((p) => p.width))].sort((a, b) => a - b);
   if (widths.length < 2) return null;
   const x = pts.map((p) => Math.log(p.width));
@@ -160,19 +177,29 @@ export function fitLrLaw(family: string, best: readonly BestLr[]): LrLaw | null 
   const b = sxy / sxx;
   const a = my - b * mx;
   const r2 = syy > 0 ? (sxy * sxy) / (sxx * syy) : 1;
+  const lrs = pts.map((p) => p.lr);
   return {
     family,
     a,
     b,
     r2,
     widths,
+    lrRange: lrRange ?? { min: Math.min(...lrs), max: Math.max(...lrs) },
     method: 'OLS of ln(best LR) on ln(width) over the swept widths',
   };
 }
 
-/** The peak LR a law gives at `width`. */
+/** The peak LR a law gives at `width`, unclamped. */
 export function lrFromLaw(law: Pick<LrLaw, 'a' | 'b'>, width: number): number {
   return Math.exp(law.a + law.b * Math.log(width));
+}
+
+/**
+ * The peak LR the main sweep uses at `width`: the law's, clamped to the LRs the sweep probed
+ * (an extrapolated law can ask for LRs no probe ever tried).
+ */
+export function lawLearningRate(law: LrLaw, width: number): number {
+  return Math.min(law.lrRange.max, Math.max(law.lrRange.min, lrFromLaw(law, width)));
 }
 
 /** The whole sweep's result, per family: probes, best LR per width, and the law. */
@@ -201,11 +228,21 @@ export function analyseLrSweep(
       const b = bestLearningRate(probes.filter((p) => p.family === family && p.width === width));
       if (b === null) errors.push(`LR sweep, ${family} width ${width}: every probe diverged`);
       else best.push(b);
+      if (b?.how === 'flat') {
+        errors.push(
+          `LR sweep, ${family} width ${width}: every LR ended within ` +
+            `${100 * FLAT_SPREAD} % of the best loss ${b.loss.toFixed(3)} (still on a plateau?); ` +
+            'left out of the law',
+        );
+      }
     }
   }
   const laws: Record<string, LrLaw> = {};
   for (const family of families) {
-    const law = fitLrLaw(family, best);
+    const trained = probes.filter((p) => p.family === family && p.loss !== null);
+    const lrs = trained.map((p) => p.lr);
+    const range = lrs.length > 0 ? { min: Math.min(...lrs), max: Math.max(...lrs) } : undefined;
+    const law = fitLrLaw(family, best, range);
     if (law === null) {
       errors.push(
         `LR sweep, ${family}: fewer than 2 widths with a usable best LR; the width rule is used`,

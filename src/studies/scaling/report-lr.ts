@@ -4,7 +4,7 @@
  * the LRs the main sweep trained with.
  */
 import { type Figure, lineChartSvg, type ReportSection, type Series } from '../../report/index.js';
-import { type LrSweepResult, lrFromLaw } from './lr-sweep.js';
+import { type LrSweepResult, lawLearningRate } from './lr-sweep.js';
 
 async function probesFigure(r: LrSweepResult): Promise<Figure> {
   const keys = [...new Set(r.probes.map((p) => `${p.family} w${p.width}`))];
@@ -54,7 +54,7 @@ async function lawFigure(r: LrSweepResult): Promise<Figure> {
       dashed: true,
       points: Array.from({ length: 12 }, (_, k) => {
         const w = lo * (hi / lo) ** (k / 11);
-        return { x: w, y: lrFromLaw(law, w) };
+        return { x: w, y: lawLearningRate(law, w) };
       }),
     });
   }
@@ -75,8 +75,9 @@ async function lawFigure(r: LrSweepResult): Promise<Figure> {
     caption:
       'Points: the best LR of each swept width (the best grid LR, refined by the vertex of the ' +
       'parabola through it and its neighbours in (ln LR, loss) when it is not at the grid’s ' +
-      'edge). Dashed: ln lr = a + b ln width fitted by ordinary least squares, which sets the ' +
-      'peak LR of every width of the main sweep (extrapolated past the swept widths).',
+      'edge; widths whose LRs all ended within 1 % are left out). Dashed: ln lr = a + b ln ' +
+      'width fitted by ordinary least squares and clamped to the LRs the sweep probed, which ' +
+      'sets the peak LR of every width of the main sweep (extrapolated past the swept widths).',
   };
 }
 
@@ -93,7 +94,8 @@ export async function lrSection(
   const laws = Object.values(r.laws).map(
     (l) =>
       `${l.family}: lr = ${Math.exp(l.a).toPrecision(3)}·width^${l.b.toFixed(3)} ` +
-      `(R² ${l.r2.toFixed(3)}, widths ${l.widths.join(', ')}; ${l.method})`,
+      `(R² ${l.r2.toFixed(3)}, widths ${l.widths.join(', ')}; ${l.method}; clamped to ` +
+      `[${l.lrRange.min.toExponential(2)}, ${l.lrRange.max.toExponential(2)}])`,
   );
   return {
     title: 'Learning rates',

@@ -47,7 +47,7 @@ import {
   gridExtension,
   type LrProbe,
   type LrSweepResult,
-  lrFromLaw,
+  lawLearningRate,
   lrProbeSpec,
   lrSweepSpecs,
 } from './lr-sweep.js';
@@ -218,10 +218,11 @@ export async function runScalingStudy(
         const laws = lrSweep.laws;
         lrOf = (f, w) => {
           const law = laws[f];
-          return law !== undefined ? lrFromLaw(law, w) : learningRate(f, w);
+          return law !== undefined ? lawLearningRate(law, w) : learningRate(f, w);
         };
         lrSource =
-          'fitted: ln lr = a + b ln width per family from the LR sweep' +
+          'fitted: ln lr = a + b ln width per family from the LR sweep, clamped to the LRs ' +
+          'it probed' +
           (lrSweep.errors.length > 0 ? `; ${lrSweep.errors.join('; ')}` : '');
       } else {
         lrSource = 'provisional: the width rule until the LR sweep has run; its fit sets the LRs';
