@@ -177,6 +177,21 @@ describe('ablation multipliers on synthetic curves', () => {
     near(a.target.loss, 30 * (1e6 * 10 ** (19 / 5)) ** -0.1, 1e-12, 'target');
   });
 
+  test('a joint gain and a product on opposite sides of 1 are not normalised', () => {
+    const factors = { ...PAPER_FACTORS, retro: 0.8 };
+    const curves = Object.entries(factors).map(([arm, k]) => curve(arm, 1, k));
+    const a = analyseAblations(curves, {
+      width: 64,
+      seeds: [1],
+      target: 4,
+      paper: paperConstants(),
+    });
+    near(a.joint.multiplier?.mean as number, 0.8, 1e-9, 'joint');
+    assert.equal(a.normalised, null);
+    assert.equal(a.decomposition.measured, null);
+    assert.match(a.errors.join('\n'), /\(3\.571x\) and the joint gain \(0\.800x\) lie on opposite/);
+  });
+
   test('an arm that never reaches the target gets a message naming it, not NaN', () => {
     const curves = Object.entries(PAPER_FACTORS).map(([arm, k]) =>
       curve(arm, 1, k, arm === 'norm-layernorm' ? 5 : 0),

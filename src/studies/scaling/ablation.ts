@@ -283,11 +283,21 @@ export function analyseAblations(
   const complete = Object.keys(innovations).length === spanned.length;
   const product = complete ? Object.values(innovations).reduce((p, m) => p * m, 1) : null;
   let normalised: Record<string, number> | null = null;
-  if (complete && joint.multiplier !== null) {
-    try {
-      normalised = normaliseToJoint(innovations, joint.multiplier.mean);
-    } catch (e) {
-      errors.push((e as Error).message);
+  if (complete && joint.multiplier !== null && product !== null) {
+    const j = joint.multiplier.mean;
+    if (Math.log(j) * Math.log(product) < 0) {
+      // The exponent ln(joint)/ln(product) would be negative and turn every gain into a loss.
+      errors.push(
+        `interaction normalisation not done: the product of the one-component multipliers ` +
+          `(${product.toFixed(3)}x) and the joint gain (${j.toFixed(3)}x) lie on opposite sides ` +
+          'of 1, so no common shrinking maps one onto the other',
+      );
+    } else {
+      try {
+        normalised = normaliseToJoint(innovations, j);
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
     }
   } else {
     errors.push('interaction normalisation not done: a multiplier or the joint gain is missing');

@@ -32,7 +32,7 @@ const interval = (m: ArmMultiplier) =>
 async function barsFigure(a: AblationAnalysis): Promise<Figure> {
   const shown = [...a.arms, a.joint];
   const bars = shown.map((m) => ({
-    label: m.arm === 'retro' ? 'whole bundle: modern → retro' : m.change,
+    label: m.arm === 'retro' ? 'bundle: modern → retro' : m.change,
     value: m.multiplier?.mean ?? Number.NaN,
     ...(interval(m) ?? {}),
     group: m.arm === 'retro' ? 'joint' : 'one component',
