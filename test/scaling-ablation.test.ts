@@ -287,7 +287,7 @@ describe('LR sweep', () => {
     assert.equal(more[1]?.width, 16);
   });
 
-  test('a width whose LRs all end on one plateau is left out; the law is clamped to the probes', () => {
+  test('a width whose LRs all end on one plateau is left out; the law is clamped', () => {
     const flat = [1e-3, 3e-3, 9e-3].map((lr, i) => ({
       family: 'modern',
       width: 32,
