@@ -169,7 +169,8 @@ function ablationLines(a: AblationAnalysis): string[] {
       ? `  ${m.change}: ${m.error}`
       : `  ${`${m.component}: ${m.change}`.padEnd(40)} ${m.multiplier.mean.toFixed(3)}x` +
         (m.multiplier.n > 1 ? ` ± ${m.multiplier.halfWidth.toFixed(3)}` : '') +
-        ` (n ${m.multiplier.n})`;
+        ` (n ${m.multiplier.n})` +
+        (m.multiplier.missing.length > 0 ? `; ${m.multiplier.missing.join('; ')}` : '');
   return [
     `ablations at width ${a.width}, target loss ${a.target.loss.toFixed(4)} (${a.target.source}):`,
     ...[...a.arms, a.joint].map(one),

@@ -167,7 +167,7 @@ function armRow(m: ArmMultiplier, normalised: Record<string, number> | null): st
     m.change,
     fmt(x?.mean),
     x && x.n > 1 ? `± ${fmt(x.halfWidth)}` : '—',
-    x ? x.perSeed.map((v) => v.toFixed(3)).join(', ') : (m.error ?? '—'),
+    x ? [x.perSeed.map((v) => v.toFixed(3)).join(', '), ...x.missing].join('; ') : (m.error ?? '—'),
     fmt(normalised?.[m.innovation]),
   ];
 }
