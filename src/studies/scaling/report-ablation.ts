@@ -181,8 +181,8 @@ export async function ablationSection(a: AblationAnalysis): Promise<ReportSectio
   const share = (v: number) => `${(100 * v).toFixed(1)} %`;
   const decompositionText =
     d.measured === null
-      ? 'The decomposition with the measured multipliers could not be made: ' +
-        `${a.errors.join('; ') || 'a multiplier is missing'}.`
+      ? 'The decomposition with the measured multipliers could not be made (the reason ' +
+        'follows).'
       : `Decomposition 2012→2023 with the paper’s laws and these measured multipliers (joint ` +
         `${fmt(a.joint.multiplier?.mean)}): total ${d.measured.total.toFixed(0)}x, ` +
         `scale-invariant ${d.measured.scaleInvariant.toFixed(2)}x, scale-dependent share ` +
