@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { kernels } from '../backends/index.js';
 import { formatDuration } from '../runs/progress.js';
+import type { AblationAnalysis, ArmMultiplier } from '../studies/scaling/ablation.js';
 import { familySummary } from '../studies/scaling/analysis.js';
 import { ScalingSchema } from '../studies/scaling/config.js';
 import {
@@ -47,6 +48,7 @@ export function registerScalingCommands(program: Command): void {
       'Examples:',
       '  $ sextant scaling                              quick preset on Moby Dick',
       '  $ sextant scaling --data input.txt --plan      the plan only',
+      '  $ sextant scaling --lr 3e-3 --no-ablations     one LR for every run, no ablations',
       '  $ sextant scaling --preset full --irreducible 1.0 --method huber',
       '  $ sextant scaling decompose --json             the paper’s 6,926x decomposition',
     ].join('\n'),
@@ -136,21 +138,45 @@ function describeEvent(e: StudyEvent): string {
     const p = e.plan;
     const rows = p.runs.map(
       (r) =>
-        `  ${r.name.padEnd(22)} ${String(r.spec.steps).padStart(7)} steps  ` +
-        `${r.estimatedFlops.toExponential(1)} FLOPs  ` +
-        `${r.doneRun !== null ? `done (${r.doneRun})` : 'to train'}`,
+        `  ${r.name.padEnd(42)} ${r.group.padEnd(13)} ${String(r.spec.steps).padStart(7)} steps  ` +
+        `lr ${r.spec.lr.toExponential(2)}  ${r.estimatedFlops.toExponential(1)} FLOPs  ` +
+        (r.doneRun !== null
+          ? `done (${r.doneRun})`
+          : r.resumeStep !== null
+            ? `resume from step ${r.resumeStep}`
+            : 'to train'),
     );
+    const title = e.phase === 'lr-sweep' ? 'LR sweep plan' : 'plan (main sweep and ablations)';
     return [
-      `plan: ${p.runs.length} runs, ${p.toTrain} to train, ~${p.estimatedFlops.toExponential(2)} ` +
+      `${title}: ${p.runs.length} runs, ${p.toTrain} to train, ` +
+        `~${p.estimatedFlops.toExponential(2)} ` +
         `FLOPs (6ND), ~${formatDuration(p.estimatedSeconds)} on ${p.workers} worker(s) ` +
         `(${kernels().name} backend) at ` +
         `${(p.flopsPerSecond / 1e9).toFixed(1)} GFLOP/s (6ND, timed here on the largest run; ` +
         'optimistic: small models are slower per FLOP)',
+      `  learning rates: ${e.lr}`,
       ...rows,
     ].join('\n');
   }
   if (e.event === 'run-start') return `[${e.index + 1}/${e.total}] ${e.name}: training`;
   return `${e.name}: ${e.ok ? 'done' : `failed (${e.error})`} in ${formatDuration(e.seconds)}`;
+}
+
+/** The ablation lines of the text summary. */
+function ablationLines(a: AblationAnalysis): string[] {
+  const one = (m: ArmMultiplier) =>
+    m.multiplier === null
+      ? `  ${m.change}: ${m.error}`
+      : `  ${`${m.component}: ${m.change}`.padEnd(40)} ${m.multiplier.mean.toFixed(3)}x` +
+        (m.multiplier.n > 1 ? ` ± ${m.multiplier.halfWidth.toFixed(3)}` : '') +
+        ` (n ${m.multiplier.n})` +
+        (m.multiplier.missing.length > 0 ? `; ${m.multiplier.missing.join('; ')}` : '');
+  return [
+    `ablations at width ${a.width}, target loss ${a.target.loss.toFixed(4)} (${a.target.source}):`,
+    ...[...a.arms, a.joint].map(one),
+    `  product of one-component multipliers ${a.product?.toFixed(3) ?? '—'}x; ` +
+      `joint ${a.joint.multiplier?.mean.toFixed(3) ?? '—'}x`,
+  ];
 }
 
 /** `sextant scaling`; returns the exit status. */
@@ -165,7 +191,8 @@ export async function scalingCommand(
     if (!json) io.stderr.write(`sextant scaling: config\n${formatConfig(config)}\n`);
     const result = await runScalingStudy(config, (e) => io.stderr.write(`${describeEvent(e)}\n`));
     if (result.analysis === null) {
-      if (json) io.stdout.write(`${JSON.stringify({ plan: result.plan }, null, 2)}\n`);
+      const plans = { lrPlan: result.lrPlan, plan: result.plan, lr: result.lrSource };
+      if (json) io.stdout.write(`${JSON.stringify(plans, null, 2)}\n`);
       return 0;
     }
     const a = result.analysis;
@@ -173,6 +200,8 @@ export async function scalingCommand(
       families: familySummary(a),
       ceg: a.ceg,
       excluded: a.excluded,
+      lr: { source: result.lrSource, sweep: result.lrSweep },
+      ablations: result.ablations,
       failedRuns: result.failed,
       report: result.report,
     };
@@ -185,7 +214,19 @@ export async function scalingCommand(
             `${s.alphaInterval ? ` (95 % ${JSON.stringify(s.alphaInterval)})` : ''}, ` +
             `${s.frontierPoints} frontier points`,
       );
-      io.stdout.write(`fits (${a.method}):\n${lines.join('\n')}\nreport: ${result.report?.html}\n`);
+      const gaps = a.ceg.map(
+        (c) =>
+          `  alpha_${c.next} - alpha_${c.reference} = ${c.alphaGap.toFixed(4)}` +
+          (c.alphaGapInterval
+            ? ` (95 % ${c.alphaGapInterval.lo.toFixed(4)} to ${c.alphaGapInterval.hi.toFixed(4)})`
+            : ''),
+      );
+      const abl = result.ablations ? ablationLines(result.ablations) : [];
+      io.stdout.write(
+        [`fits (${a.method}):`, ...lines, ...gaps, ...abl, `report: ${result.report?.html}`]
+          .map((l) => `${l}\n`)
+          .join(''),
+      );
     }
     const anyFitMissing = a.families.some((fam) => fam.fits[a.method] === undefined);
     return result.failed.length > 0 || anyFitMissing ? 1 : 0;

@@ -249,3 +249,53 @@ export function gapSensitivity(
     return { delta, share: decompose({ ...input, lstm }, from, to).scaleDependentShare };
   });
 }
+
+/** The CEG of the modern MoE Transformer at the frontier of one year, by reference. */
+export interface ReferencePoint {
+  year: number;
+  compute: number;
+  /** Relative to the LSTM: MoE x CEG_{LSTM->modern}(C). */
+  lstm: number;
+  /** Relative to the Kaplan-allocated Transformer: MoE x chin(C). */
+  kaplan: number;
+  /** Relative to the dense modern Transformer: MoE alone. */
+  dense: number;
+}
+
+/**
+ * Reference dependence (spec A.1.8, the authors' `reference_dependence.ipynb`): the same model's
+ * CEG measured against three references, at the frontier compute of each year. With `joint`
+ * (a measured modern-vs-retro gain) the LSTM line uses CEG_{LSTM->retro}(C) x joint instead of
+ * the modern law, which is where this sweep's ablations enter.
+ */
+export function referenceDependence(
+  input: DecompositionInput,
+  years: readonly number[],
+  options: { moe?: number; joint?: number } = {},
+): ReferencePoint[] {
+  const moe = options.moe ?? 2.0;
+  const E = input.irreducible;
+  return years.map((year) => {
+    const C = frontierCompute(input, year);
+    const lstm =
+      options.joint === undefined
+        ? cegAtCompute({ ...input.lstm, E }, { ...input.modern, E }, C)
+        : lstmToRetro(input, C) * options.joint;
+    return {
+      year,
+      compute: C,
+      lstm: moe * lstm,
+      kaplan: moe * chinchillaMultiplier(input, C),
+      dense: moe,
+    };
+  });
+}
+
+/** Annual growth rate d ln CEG / d year by central differences (one-sided at the ends). */
+export function annualGrowth(points: readonly { year: number; value: number }[]): number[] {
+  return points.map((_, i) => {
+    const a = points[Math.max(0, i - 1)] as { year: number; value: number };
+    const b = points[Math.min(points.length - 1, i + 1)] as { year: number; value: number };
+    return b.year === a.year ? 0 : (Math.log(b.value) - Math.log(a.value)) / (b.year - a.year);
+  });
+}

@@ -1,8 +1,9 @@
 /**
  * The scaling study's report: every training curve with each family's frontier and fitted law,
  * CEG against compute with its bootstrap band, and the paper's decomposition stack; the fits of
- * every method in a table with their windows. Writes report.html, report.md, plots/*.svg and
- * fits.json into the study's folder.
+ * every method in a table with their windows; the LR sweep (report-lr.ts) and the ablations
+ * (report-ablation.ts). Writes report.html, report.md, plots/*.svg and fits.json (the analyses
+ * as JSON) into the study's folder.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,10 +18,14 @@ import {
   type Series,
   writeReport,
 } from '../../report/index.js';
+import type { AblationAnalysis } from './ablation.js';
 import type { ScalingAnalysis } from './analysis.js';
 import { decompose, frontierStack, paperConstants } from './decompose.js';
 import { FIT_METHODS } from './fit.js';
 import type { RunCurve } from './frontier.js';
+import type { LrSweepResult } from './lr-sweep.js';
+import { ablationSection } from './report-ablation.js';
+import { lrSection } from './report-lr.js';
 
 const fmt = (v: number | null | undefined) =>
   v === null || v === undefined || !Number.isFinite(v) ? '—' : formatNumber(v);
@@ -29,10 +34,26 @@ const sci = (v: number) => v.toExponential(2);
 /** Facts about the sweep for the report's first section. */
 export interface SweepFacts {
   corpus: string;
+  /** The tokenizer file, or 'characters'; and the vocabulary size. */
+  tokenizer: string;
+  vocab: number;
   preset: string;
   runsRoot: string;
   /** Epochs of the corpus the largest run went through. */
   maxEpochs: number;
+  /** Seeds per width in the main sweep. */
+  seeds: number;
+  /** Where the main sweep's peak LRs came from, and the LRs used. */
+  lrSource: string;
+  mainLrs: { family: string; width: number; lr: number }[];
+}
+
+/** What the report shows. */
+export interface ScalingReportParts {
+  analysis: ScalingAnalysis;
+  ablations: AblationAnalysis | null;
+  lrSweep: LrSweepResult | null;
+  curves: readonly RunCurve[];
 }
 
 async function curvesFigure(a: ScalingAnalysis, curves: readonly RunCurve[]): Promise<Figure> {
@@ -219,29 +240,37 @@ function fitsSection(a: ScalingAnalysis): ReportSection {
 /** Builds and writes the report; returns the paths of report.html and fits.json. */
 export async function writeScalingReport(
   dir: string,
-  a: ScalingAnalysis,
-  curves: readonly RunCurve[],
+  parts: ScalingReportParts,
   facts: SweepFacts,
 ): Promise<{ html: string; markdown: string; fits: string }> {
+  const { analysis: a, curves } = parts;
   const figures = [await curvesFigure(a, curves), await cegFigure(a), await stackFigure()];
   const sections: ReportSection[] = [
     {
       title: 'Sweep',
       paragraphs: [
-        `Corpus ${facts.corpus}, character-level; preset ${facts.preset}; runs in ` +
+        `Corpus ${facts.corpus}, tokenized by ` +
+          (facts.tokenizer === 'characters' ? 'characters' : `\`${facts.tokenizer}\``) +
+          ` (vocabulary ${facts.vocab}); preset ${facts.preset}; ${facts.seeds} ` +
+          `seed(s) per width; runs in ` +
           `\`${facts.runsRoot}\`. The largest run saw ${facts.maxEpochs.toFixed(2)} epoch(s) of ` +
           'the training split' +
           (facts.maxEpochs > 1 ? ' (the corpus was repeated).' : ' (no text was repeated).'),
         'Compute is the trainer’s cumulative `train/flops`, counted by the kernels (forward, ' +
           'backward and optimiser), not 6ND. Loss is the held-out cross-entropy on fixed windows ' +
           'from the end of the corpus, logged at log-spaced steps.',
-        'Deviations from the paper: character-level text instead of C4 with GPT-2 BPE; learning ' +
-          'rates set by a width rule, not tuned per width; ' +
+        'Deviations from the paper: a small corpus instead of C4' +
+          (facts.tokenizer === 'characters' ? ', characters instead of GPT-2 BPE' : '') +
+          '; the LR ' +
+          'sweep is shorter and coarser (see Learning rates); ' +
           'E fitted unless given (the paper fixes ' +
-          '1.9 for its corpus); windows derived from this sweep, not [1e15, 1e18].',
+          '1.9 for its corpus); windows derived from this sweep, not [1e15, 1e18]; every ' +
+          'seed’s curve enters one pooled frontier.',
       ],
     },
     fitsSection(a),
+    await lrSection(parts.lrSweep, facts.lrSource, facts.mainLrs),
+    ...(parts.ablations !== null ? [await ablationSection(parts.ablations)] : []),
     {
       title: 'Compute-equivalent gains',
       paragraphs: a.ceg.map(
@@ -285,6 +314,7 @@ export async function writeScalingReport(
     figures: [...all],
   });
   const fits = path.join(dir, 'fits.json');
-  writeFileSync(fits, `${JSON.stringify(a, null, 2)}\n`);
+  const json = { ...a, lrSweep: parts.lrSweep, ablations: parts.ablations };
+  writeFileSync(fits, `${JSON.stringify(json, null, 2)}\n`);
   return { html: paths.html, markdown: paths.markdown, fits };
 }

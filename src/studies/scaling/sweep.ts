@@ -19,8 +19,14 @@ import { runName } from './train-run.js';
 export interface PlannedRun {
   spec: ScalingRunSpec;
   name: string;
+  /** What the run is for: 'lr-sweep', 'main', 'ablation', or 'main+ablation' when shared. */
+  group: string;
   /** The finished run with the same config, when there is one (it is not trained again). */
   doneRun: string | null;
+  /** The step of the checkpoint an interrupted run of this config continues from, or null. */
+  resumeStep: number | null;
+  /** Checkpoint every this many steps. */
+  checkpointEvery: number;
   /** 6 N D with N from `params`, D the training tokens: an estimate for the plan. */
   estimatedFlops: number;
 }
@@ -35,28 +41,53 @@ export interface SweepPlan {
   flopsPerSecond: number;
 }
 
+/** A spec and what it is for (see `PlannedRun.group`). */
+export interface GroupedSpec {
+  spec: ScalingRunSpec;
+  group: string;
+}
+
 /**
- * The plan of `specs` against `store`: which are done (same config hash, status done) and what the
- * rest will cost. `params(spec)` counts a run's parameters; `flopsPerSecond` is the measured rate
- * of one worker.
+ * The plan of `specs` against `store`: which are done (same config hash, status done), which
+ * continue an interrupted run from its checkpoint, and what the rest will cost. Specs with the
+ * same config hash are one run (an ablation's baseline is the main sweep's run). `params(spec)`
+ * counts a run's parameters; `flopsPerSecond` is the measured rate of one worker; each run
+ * writes `checkpoints` checkpoints.
  */
 export function planSweep(
   store: RunStore,
-  specs: readonly ScalingRunSpec[],
+  specs: readonly GroupedSpec[],
   params: (spec: ScalingRunSpec) => number,
   workers: number,
   flopsPerSecond: number,
+  checkpoints = 1,
 ): SweepPlan {
-  const runs = specs.map((spec) => {
-    const done = store.findByConfigHash(configHash(spec), { status: 'done' });
+  const byHash = new Map<string, PlannedRun>();
+  for (const { spec, group } of specs) {
+    const hash = configHash(spec);
+    const seen = byHash.get(hash);
+    if (seen !== undefined) {
+      if (!seen.group.split('+').includes(group)) seen.group += `+${group}`;
+      continue;
+    }
+    const done = store.findByConfigHash(hash, { status: 'done' });
+    const interrupted = store.findByConfigHash(hash, { status: 'interrupted' });
+    const resumeStep = interrupted
+      .map((r) => r.lastCheckpoint?.step ?? null)
+      .filter((s): s is number => s !== null)
+      .pop();
     const tokens = spec.steps * spec.batchSize * spec.context;
-    return {
+    byHash.set(hash, {
       spec,
       name: runName(spec),
+      group,
       doneRun: done[0]?.id ?? null,
+      resumeStep: done.length === 0 ? (resumeStep ?? null) : null,
+      checkpointEvery: Math.max(1, Math.ceil(spec.steps / Math.max(1, checkpoints))),
       estimatedFlops: 6 * params(spec) * tokens,
-    };
-  });
+    });
+  }
+  const runs = [...byHash.values()];
   const pending = runs.filter((r) => r.doneRun === null);
   const flops = pending.reduce((s, r) => s + r.estimatedFlops, 0);
   // The pool is as slow as its busiest worker; the largest run alone bounds it from below.
@@ -95,7 +126,7 @@ export async function runSweep(
       const index = next++;
       const r = pending[index] as PlannedRun;
       const specFile = path.join(tmp, `spec-${index}.json`);
-      writeFileSync(specFile, JSON.stringify(r.spec));
+      writeFileSync(specFile, JSON.stringify({ spec: r.spec, checkpointEvery: r.checkpointEvery }));
       onEvent({ event: 'run-start', name: r.name, index, total: pending.length });
       const started = Date.now();
       const error = await child(worker, [storeRoot, specFile]);
