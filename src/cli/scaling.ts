@@ -211,15 +211,13 @@ export async function scalingCommand(
         s.error !== undefined
           ? `  ${s.family}: ${s.error}`
           : `  ${s.family}: A ${Number(s.A).toPrecision(4)}, alpha ${Number(s.alpha).toFixed(4)}` +
-            `${s.alphaInterval ? ` (95 % ${JSON.stringify(s.alphaInterval)})` : ''}, ` +
+            `${s.alphaInterval ? ` (95 % ${intervalText(s.alphaInterval as Interval)})` : ''}, ` +
             `${s.frontierPoints} frontier points`,
       );
       const gaps = a.ceg.map(
         (c) =>
           `  alpha_${c.next} - alpha_${c.reference} = ${c.alphaGap.toFixed(4)}` +
-          (c.alphaGapInterval
-            ? ` (95 % ${c.alphaGapInterval.lo.toFixed(4)} to ${c.alphaGapInterval.hi.toFixed(4)})`
-            : ''),
+          (c.alphaGapInterval ? ` (95 % ${intervalText(c.alphaGapInterval)})` : ''),
       );
       const abl = result.ablations ? ablationLines(result.ablations) : [];
       io.stdout.write(
@@ -233,4 +231,11 @@ export async function scalingCommand(
   } catch (e) {
     return failWith('sextant scaling', e, io, json);
   }
+}
+
+type Interval = { lo: number; hi: number };
+
+/** An interval as "lo to hi", four decimals. */
+function intervalText(interval: Interval): string {
+  return `${interval.lo.toFixed(4)} to ${interval.hi.toFixed(4)}`;
 }
