@@ -2,10 +2,20 @@
  * Shared test tools: a seeded source of inputs, tolerance checks, and finite-difference gradients.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { beforeEach, describe } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { availableBackends, setBackend } from '../src/backends/index.js';
 import type { AnyArray } from '../src/backends/kernels.js';
 import { type DType, mul, noGrad, sum, type Tensor, tensor } from '../src/index.js';
+
+/**
+ * The public data sets some tests read where they lie: `$SEXTANT_TEST_DATA`, or `shared/data`
+ * beside the repository (this file runs as `dist/test/helpers.js`).
+ */
+export const SHARED_DATA =
+  process.env.SEXTANT_TEST_DATA ??
+  path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data');
 
 /** mulberry32: a tiny seeded generator for test inputs (independent of the engine's own). */
 export function testRng(seed: number): () => number {

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { importanceCommand } from '../src/cli/importance.js';
 import { loadStudyData } from '../src/studies/importance/data.js';
+import { SHARED_DATA } from './helpers.js';
 
-const SHARED = join(process.cwd(), '..', 'shared', 'data');
+const SHARED = SHARED_DATA;
 
 /** Collects what a command writes. */
 function sink(): { stream: { write(s: string): boolean }; text: () => string } {

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { importanceCommand } from '../src/cli/importance.js';
 import { loadWindowedData, type Window } from '../src/studies/importance/windows.js';
+import { SHARED_DATA } from './helpers.js';
 
-const UCC = join(process.cwd(), '..', 'shared', 'data', 'ucc-5g', 'Download');
+const UCC = join(SHARED_DATA, 'ucc-5g', 'Download');
 
 /** Two tiny traces with the UCC columns that matter; `-` marks missing values. */
 function writeTraces(dir: string): { a: string[][]; b: string[][] } {

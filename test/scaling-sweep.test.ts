@@ -25,8 +25,9 @@ import {
 import { lawLearningRate } from '../src/studies/scaling/lr-sweep.js';
 import { runScalingStudy, type StudyEvent } from '../src/studies/scaling/study.js';
 import { trainScalingRun } from '../src/studies/scaling/train-run.js';
+import { SHARED_DATA } from './helpers.js';
 
-const SHAKESPEARE = join(import.meta.dirname, '../../../shared/data/tinyshakespeare/input.txt');
+const SHAKESPEARE = join(SHARED_DATA, 'tinyshakespeare', 'input.txt');
 
 let tmp: string;
 before(() => {

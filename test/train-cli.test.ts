@@ -11,11 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SHARED_DATA } from './helpers.js';
 
 // This file runs as dist/test/train-cli.test.js; the repository root is two levels up.
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'sextant.js');
-const shakespeare = path.join(root, '..', 'shared', 'data', 'tinyshakespeare', 'input.txt');
+const shakespeare = path.join(SHARED_DATA, 'tinyshakespeare', 'input.txt');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-train-cli-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -137,7 +138,7 @@ describe('sextant train lm and sextant eval', () => {
 
   test('train image (mlp on Fashion-MNIST half a) and train table (Telco churn), then eval', () => {
     const runs = path.join(tmp, 'runs-kinds');
-    const fashion = path.join(root, '..', 'shared', 'data', 'fashion-mnist');
+    const fashion = path.join(SHARED_DATA, 'fashion-mnist');
     const image = sextant([
       'train',
       'image',
@@ -173,14 +174,7 @@ describe('sextant train lm and sextant eval', () => {
     assert.equal(ie.items, 64 * 32);
     assert.ok((ie.metrics.accuracy as number) > 0.4, `eval accuracy ${ie.metrics.accuracy}`);
 
-    const telco = path.join(
-      root,
-      '..',
-      'shared',
-      'data',
-      'telco-churn',
-      'Telco-Customer-Churn.csv',
-    );
+    const telco = path.join(SHARED_DATA, 'telco-churn', 'Telco-Customer-Churn.csv');
     const table = sextant([
       'train',
       'table',

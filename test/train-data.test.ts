@@ -17,10 +17,11 @@ import { EpochSampler } from '../src/data/sampler.js';
 import { encodeTable, fitTableEncoding } from '../src/data/table.js';
 import { defaultCorpus, RandomWindows, readTextFile, sequentialBatches } from '../src/data/text.js';
 import { Generator } from '../src/tensor/random.js';
+import { SHARED_DATA } from './helpers.js';
 
 // This file runs as dist/test/*.js; the shared data sets lie beside the repository.
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const shared = path.join(root, '..', 'shared', 'data');
+const _root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shared = SHARED_DATA;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-data-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

@@ -13,12 +13,10 @@
 
 import { full, zeros } from '../tensor/create.js';
 import type { FloatDType } from '../tensor/dtype.js';
-import { NotSupportedError, ShapeError } from '../tensor/errors.js';
-import { add } from '../tensor/ops/elementwise.js';
+import { NotSupportedError } from '../tensor/errors.js';
 import { embedding } from '../tensor/ops/indexing.js';
-import { linear, matmul } from '../tensor/ops/matmul.js';
+import { linear } from '../tensor/ops/matmul.js';
 import { dropout, layerNorm, rmsNorm } from '../tensor/ops/nn.js';
-import { reshape } from '../tensor/ops/shape.js';
 import { type Generator, randn } from '../tensor/random.js';
 import { untracked } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
