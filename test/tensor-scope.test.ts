@@ -130,6 +130,15 @@ describeEachBackend('tensorScope', () => {
     assert.throws(() => (fromInner as unknown as s.Tensor).data, /disposed/);
   });
 
+  test('an async function is refused with a message, not left with freed tensors', () => {
+    const x = s.ones([5]);
+    assert.throws(
+      () => s.tensorScope(async () => s.mul(x, 2)),
+      /returned a Promise; it takes a synchronous function/,
+    );
+    assert.equal(s.tensorScope(() => s.mul(x, 3)).data[0], 3);
+  });
+
   test('a scope that throws leaves the pool and the scopes as they were', () => {
     const x = s.ones([5]);
     assert.throws(() =>

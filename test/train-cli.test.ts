@@ -246,6 +246,39 @@ describe('sextant train lm and sextant eval', () => {
     );
   });
 
+  test('SIGTERM (kill, timeout, schedulers) checkpoints and stops as Ctrl-C does', async () => {
+    const runs = path.join(tmp, 'runs-sigterm');
+    const args = [
+      ...TINY,
+      '--steps',
+      '100000',
+      '--checkpoint-every',
+      '0',
+      '--runs',
+      runs,
+      '--json',
+    ];
+    const child = spawn(process.execPath, [bin, ...args], { cwd: tmp });
+    let stdout = '';
+    let signalled = false;
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (!signalled && /"step":3,/.test(stdout)) {
+          signalled = true;
+          child.kill('SIGTERM');
+        }
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    assert.equal(code, 130, `exit status of a terminated run; output:\n${stdout}`);
+    const stopped = events(stdout).end;
+    assert.equal(stopped.status, 'interrupted');
+    const step = stopped.step as number;
+    const ckpts = fs.readdirSync(path.join(stopped.dir as string, 'checkpoints'));
+    assert.deepEqual(ckpts, [`step-${String(step).padStart(8, '0')}`]);
+  });
+
   test('Ctrl-C checkpoints and stops; --resume ends bitwise where a whole run ends', async () => {
     const runs = path.join(tmp, 'runs-resume');
     const args = [

@@ -169,19 +169,25 @@ export async function trainWithSigint(
   progress: ProgressReporter,
 ): Promise<{ result: TrainResult | null; failure: Error | null }> {
   let interrupts = 0;
-  const onSigint = () => {
+  // SIGTERM (kill, timeout, job schedulers, container stops) is treated as Ctrl-C: a checkpoint
+  // at the next step boundary, then a clean stop.
+  const onSignal = (signal: NodeJS.Signals) => {
     interrupts += 1;
-    if (interrupts > 1) process.exit(130);
-    trainer.requestStop('SIGINT');
-    progress.message('stopping after this step with a checkpoint (Ctrl-C again to quit now)');
+    if (interrupts > 1) process.exit(signal === 'SIGINT' ? 130 : 143);
+    trainer.requestStop(signal);
+    progress.message(
+      `${signal}: stopping after this step with a checkpoint (send it again to quit now)`,
+    );
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     return { result: await trainer.run(), failure: null };
   } catch (e) {
     return { result: null, failure: e instanceof Error ? e : new Error(String(e)) };
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     progress.done();
   }
 }

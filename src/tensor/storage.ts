@@ -206,6 +206,13 @@ export function tensorScope<R>(fn: () => R): R {
   } finally {
     current = parent;
   }
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+    // The scope would end at the first await while the function still uses its tensors.
+    throw new TypeError(
+      'tensorScope: the function returned a Promise; it takes a synchronous function (one ' +
+        'training step). Await outside it, or run each synchronous part in its own scope',
+    );
+  }
   close(scope, parent, result);
   return result;
 }
