@@ -70,6 +70,20 @@ describe('CSV parsing', () => {
     refuses(() => parseCsv('', 'e.csv'), /^e\.csv: the CSV file is empty/);
     refuses(() => parseCsv('a,a\n1,2\n', 'd.csv'), /column name 'a' appears twice/);
   });
+
+  test('gzip, binary and semicolon-separated files are named for what they are', () => {
+    const write = (name: string, bytes: Uint8Array | string) => {
+      const file = path.join(tmp, name);
+      fs.writeFileSync(file, bytes);
+      return file;
+    };
+    const gz = write('t.csv.gz', Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0));
+    refuses(() => readCsv(gz), /t\.csv\.gz: is gzip-compressed; decompress it/);
+    const bin = write('b.csv', Uint8Array.of(0x61, 0x2c, 0x62, 0x0a, 0x31, 0x00, 0x32));
+    refuses(() => readCsv(bin), /b\.csv: looks binary, not CSV text: a NUL byte at offset 5/);
+    const semi = write('s.csv', 'x;y\n1;2\n');
+    refuses(() => readCsv(semi), /s\.csv: has one column, 'x;y': fields look separated by ';'/);
+  });
 });
 
 describe('table encoding', () => {

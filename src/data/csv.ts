@@ -20,13 +20,32 @@ export interface CsvTable {
 
 /** Reads and parses a CSV file (UTF-8, an optional byte-order mark). */
 export function readCsv(file: string): CsvTable {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    bytes = fs.readFileSync(file);
   } catch (e) {
     throw new DataError(file, `cannot read the CSV file (${(e as Error).message})`);
   }
-  return parseCsv(text, file);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    throw new DataError(file, 'is gzip-compressed; decompress it (gunzip) and give the .csv');
+  }
+  const nul = bytes.subarray(0, 1 << 16).indexOf(0);
+  if (nul >= 0) {
+    throw new DataError(file, `looks binary, not CSV text: a NUL byte at offset ${nul}`);
+  }
+  const table = parseCsv(bytes.toString('utf8'), file);
+  if (table.header.length === 1) {
+    const [name] = table.header as [string];
+    const other = [';', '\t', '|'].find((d) => name.includes(d));
+    if (other !== undefined) {
+      throw new DataError(
+        file,
+        `has one column, '${name.slice(0, 60)}': fields look separated by ` +
+          `'${other === '\t' ? '\\t' : other}', and sextant reads comma-separated files`,
+      );
+    }
+  }
+  return table;
 }
 
 /**

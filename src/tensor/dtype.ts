@@ -30,16 +30,24 @@ function take(dtype: DType, n: number, zero: boolean): AnyArray {
     return reused;
   }
   let fresh: AnyArray;
-  switch (dtype) {
-    case 'float32':
-      fresh = new Float32Array(n);
-      break;
-    case 'float64':
-      fresh = new Float64Array(n);
-      break;
-    case 'int32':
-      fresh = new Int32Array(n);
-      break;
+  try {
+    switch (dtype) {
+      case 'float32':
+        fresh = new Float32Array(n);
+        break;
+      case 'float64':
+        fresh = new Float64Array(n);
+        break;
+      case 'int32':
+        fresh = new Int32Array(n);
+        break;
+    }
+  } catch (e) {
+    const gib = (n * (dtype === 'float64' ? 8 : 4)) / 2 ** 30;
+    throw new RangeError(
+      `cannot allocate a ${dtype} tensor of ${n} elements (${gib.toFixed(1)} GiB): ` +
+        `${(e as Error).message}; a smaller batch, width or context would fit`,
+    );
   }
   if (!zero) poisonArray(fresh);
   noteAllocation(fresh);
