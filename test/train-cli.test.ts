@@ -241,6 +241,13 @@ describe('sextant train lm and sextant eval', () => {
     const data = sextant(['train', 'lm', '--data', empty, '--runs', runs]);
     assert.equal(data.status, 2);
     assert.match(data.stderr, new RegExp(`${empty}: the corpus is empty`));
+    const missing = path.join(tmp, 'no-such-images-idx3-ubyte.gz');
+    const image = sextant(['train', 'image', '--data', missing, '--runs', runs]);
+    assert.equal(image.status, 2);
+    assert.match(
+      image.stderr,
+      /no-such-images-idx3-ubyte\.gz: the IDX image file \(--data\) does not/,
+    );
     assert.ok(
       !fs.existsSync(runs) || fs.readdirSync(runs).every((f) => f.startsWith('sextant.db')),
     );

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readCsv } from '../data/csv.js';
+import { DataError } from '../data/errors.js';
 import { readImageSet } from '../data/idx.js';
 import { loadCorpus, makeTokenizer, tokenizerFiles } from '../data/text.js';
 import { Adam, AdamW } from '../optim/adam.js';
@@ -109,6 +110,9 @@ export function prepareTraining(
       }
       images = DEBIAN_FASHION_MNIST.images;
       labels ??= DEBIAN_FASHION_MNIST.labels;
+    }
+    if (!fs.existsSync(images)) {
+      throw new DataError(images, 'the IDX image file (--data) does not exist');
     }
     labels ??= labelsBeside(images) ?? required('labels', `the IDX label file of ${images}`);
     const set = readImageSet(images, labels);
