@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "cpu.h"
 #include "kernels.h"
 #include "threadpool.h"
 
@@ -44,112 +45,52 @@ void column_sums(i64 rows, i64 C, T* out, const F& f) {
   }
 }
 
+namespace isa_generic {
+#define SX_VEC_BYTES 16
+#include "norm_kernels.inc"
+#undef SX_VEC_BYTES
+}  // namespace isa_generic
+
+#ifdef SX_MULTI_ISA
+SX_TARGET_BEGIN("avx2,fma")
+namespace isa_avx2 {
+#define SX_VEC_BYTES 32
+#include "norm_kernels.inc"
+#undef SX_VEC_BYTES
+}  // namespace isa_avx2
+SX_TARGET_END
+SX_TARGET_BEGIN("avx512f,avx2,fma")
+namespace isa_avx512 {
+#define SX_VEC_BYTES 64
+#include "norm_kernels.inc"
+#undef SX_VEC_BYTES
+}  // namespace isa_avx512
+SX_TARGET_END
+#endif
+
 }  // namespace
 
 template <typename T>
 void layer_norm(const T* x, const T* gamma, const T* beta, i64 rows, i64 C, double eps, T* y,
                 T* mean, T* rstd) {
-  for_rows(rows, C, [&](i64 r) {
-    const T* xr = x + r * C;
-    double s = 0;
-    for (i64 i = 0; i < C; ++i) s += xr[i];
-    const double mu = C > 0 ? s / double(C) : 0.0;
-    double v = 0;
-    for (i64 i = 0; i < C; ++i) {
-      const double d = xr[i] - mu;
-      v += d * d;
-    }
-    const double rs = 1.0 / std::sqrt((C > 0 ? v / double(C) : 0.0) + eps);
-    mean[r] = static_cast<T>(mu);
-    rstd[r] = static_cast<T>(rs);
-    T* yr = y + r * C;
-    const T m = static_cast<T>(mu), k = static_cast<T>(rs);
-    for (i64 i = 0; i < C; ++i) {
-      T h = (xr[i] - m) * k;
-      if (gamma) h *= gamma[i];
-      if (beta) h += beta[i];
-      yr[i] = h;
-    }
-  });
+  SX_DISPATCH(layer_norm_impl<T>(x, gamma, beta, rows, C, eps, y, mean, rstd))
 }
 
 template <typename T>
 void layer_norm_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy,
                          i64 rows, i64 C, T* dx, T* dgamma, T* dbeta) {
-  // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma
-  for_rows(rows, C, [&](i64 r) {
-    const T* xr = x + r * C;
-    const T* dr = dy + r * C;
-    const T m = mean[r], k = rstd[r];
-    double sg = 0, sgx = 0;
-    for (i64 i = 0; i < C; ++i) {
-      const T g = gamma ? dr[i] * gamma[i] : dr[i];
-      sg += g;
-      sgx += double(g) * ((xr[i] - m) * k);
-    }
-    const T a = static_cast<T>(sg / double(C)), b = static_cast<T>(sgx / double(C));
-    T* o = dx + r * C;
-    for (i64 i = 0; i < C; ++i) {
-      const T g = gamma ? dr[i] * gamma[i] : dr[i];
-      o[i] = k * (g - a - (xr[i] - m) * k * b);
-    }
-  });
-  column_sums(rows, C, dgamma, [&](i64 r, double* acc) {
-    const T* xr = x + r * C;
-    const T* dr = dy + r * C;
-    const T m = mean[r], k = rstd[r];
-    for (i64 i = 0; i < C; ++i) acc[i] += double(dr[i]) * ((xr[i] - m) * k);
-  });
-  column_sums(rows, C, dbeta, [&](i64 r, double* acc) {
-    const T* dr = dy + r * C;
-    for (i64 i = 0; i < C; ++i) acc[i] += dr[i];
-  });
+  SX_DISPATCH(layer_norm_backward_impl<T>(x, gamma, mean, rstd, dy, rows, C, dx, dgamma, dbeta))
 }
 
 template <typename T>
 void rms_norm(const T* x, const T* gamma, i64 rows, i64 C, double eps, T* y, T* rstd) {
-  for_rows(rows, C, [&](i64 r) {
-    const T* xr = x + r * C;
-    double s = 0;
-    for (i64 i = 0; i < C; ++i) s += double(xr[i]) * xr[i];
-    const double rs = 1.0 / std::sqrt((C > 0 ? s / double(C) : 0.0) + eps);
-    rstd[r] = static_cast<T>(rs);
-    const T k = static_cast<T>(rs);
-    T* yr = y + r * C;
-    if (gamma) {
-      for (i64 i = 0; i < C; ++i) yr[i] = xr[i] * k * gamma[i];
-    } else {
-      for (i64 i = 0; i < C; ++i) yr[i] = xr[i] * k;
-    }
-  });
+  SX_DISPATCH(rms_norm_impl<T>(x, gamma, rows, C, eps, y, rstd))
 }
 
 template <typename T>
 void rms_norm_backward(const T* x, const T* gamma, const T* rstd, const T* dy, i64 rows, i64 C,
                        T* dx, T* dgamma) {
-  // dx = rstd * (g - xhat * mean(g * xhat)), xhat = x * rstd, g = dy * gamma
-  for_rows(rows, C, [&](i64 r) {
-    const T* xr = x + r * C;
-    const T* dr = dy + r * C;
-    const T k = rstd[r];
-    double sgx = 0;
-    for (i64 i = 0; i < C; ++i) {
-      const T g = gamma ? dr[i] * gamma[i] : dr[i];
-      sgx += double(g) * (xr[i] * k);
-    }
-    const T b = static_cast<T>(sgx / double(C));
-    T* o = dx + r * C;
-    for (i64 i = 0; i < C; ++i) {
-      const T g = gamma ? dr[i] * gamma[i] : dr[i];
-      o[i] = k * (g - xr[i] * k * b);
-    }
-  });
-  column_sums(rows, C, dgamma, [&](i64 r, double* acc) {
-    const T* xr = x + r * C;
-    const T* dr = dy + r * C;
-    const T k = rstd[r];
-    for (i64 i = 0; i < C; ++i) acc[i] += double(dr[i]) * (xr[i] * k);
-  });
+  SX_DISPATCH(rms_norm_backward_impl<T>(x, gamma, rstd, dy, rows, C, dx, dgamma))
 }
 
 template <typename T>

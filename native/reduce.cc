@@ -50,12 +50,19 @@ void reduce_sum(const T* x, i64 outer, i64 n, i64 inner, T* out) {
     });
     return;
   }
-  const i64 blocks = ceil_div(inner, kInnerBlock);
-  parallel_for(outer * blocks, ceil_div(kRowsWork, n * kInnerBlock + 1), [&](i64 u0, i64 u1) {
+  // Few outer slices (a bias gradient: one) still split over the threads, by narrower column
+  // blocks; each column is summed in the same order whatever the block width.
+  i64 width = kInnerBlock;
+  if (outer * ceil_div(inner, width) < pool_threads()) {
+    width = ceil_div(ceil_div(inner, pool_threads()), 16) * 16;
+    if (width > kInnerBlock) width = kInnerBlock;
+  }
+  const i64 blocks = ceil_div(inner, width);
+  parallel_for(outer * blocks, ceil_div(kRowsWork, n * width + 1), [&](i64 u0, i64 u1) {
     double acc[kInnerBlock];
     for (i64 u = u0; u < u1; ++u) {
-      const i64 o = u / blocks, i0 = (u % blocks) * kInnerBlock;
-      const i64 w = inner - i0 < kInnerBlock ? inner - i0 : kInnerBlock;
+      const i64 o = u / blocks, i0 = (u % blocks) * width;
+      const i64 w = inner - i0 < width ? inner - i0 : width;
       for (i64 i = 0; i < w; ++i) acc[i] = 0;
       const T* base = x + o * n * inner + i0;
       for (i64 j = 0; j < n; ++j) {
