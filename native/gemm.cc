@@ -227,12 +227,13 @@ void gemm(bool transA, bool transB, i64 M, i64 N, i64 K, const T* A, i64 lda, co
   if (M * N * K <= kSmallGemm)
     return small_gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 #ifdef SEXTANT_HAVE_OPENBLAS
-  // Inside a pool job OpenBLAS would start its own threads on top of ours. Skinny products (a
-  // short inner dimension, or an output at most 256 wide over K <= 256) go to the built-in
-  // kernel split over the pool: measured on a 2-core AVX-512 machine against OpenBLAS 0.3.21,
-  // it is as fast on one thread and up to 1.8x faster on two for these shapes (the projections
-  // of a small transformer), while OpenBLAS stays ahead on long K and on few-row products.
-  const bool skinny = K <= 64 || (N <= 256 && K <= 256 && M >= 64);
+  // Inside a pool job OpenBLAS would start its own threads on top of ours. Skinny products (at
+  // least 256 rows, and a short inner dimension or an output at most 256 wide over K <= 256) go
+  // to the built-in kernel split over the pool: measured on a 2-core AVX-512 machine against
+  // OpenBLAS 0.3.21, it is as fast on one thread and up to 1.8x faster on two for these shapes
+  // (the projections of a small transformer), while OpenBLAS stays ahead on long K, on few-row
+  // products and on small square ones.
+  const bool skinny = M >= 256 && (K <= 64 || (N <= 256 && K <= 256));
   if (!pool_in_job() && !skinny) {
     blas_call(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
     return;
