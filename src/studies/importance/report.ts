@@ -79,8 +79,9 @@ export function finding(r: StudyResult): string {
       s.metrics[r.primary]?.mean ?? Number.NaN,
       s.metrics[r.primary]?.halfWidth ?? Number.NaN,
     )}, ` +
-    `${fmt(s.relativeChangePct, 2)} % vs full (+ is better), vs random ` +
-    `${s.vsRandom ? pm(s.vsRandom.mean, s.vsRandom.halfWidth) : 'n/a'}`;
+    `${fmt(s.relativeChangePct, 2)} % vs full (+ is better), ${r.primary} minus random's ` +
+    `${s.vsRandom ? pm(s.vsRandom.mean, s.vsRandom.halfWidth) : 'n/a'} ` +
+    `(${r.higherIsBetter ? '+' : '−'} is better)`;
   if (good.length > 0) {
     return (
       `${r.dataset} (${r.model.kind}): yes. Dropping ≥ 20 % keeps ${r.primary} and beats random for ` +
