@@ -134,6 +134,17 @@ describe('sextant train lm and sextant eval', () => {
           ' {2}loss +\\d\\.\\d{4}\\n {2}perplexity',
       ),
     );
+    assert.match(text.stdout, /note: evaluated the first 1,024 of [\d,]+ tokens/);
+    // Characters the model never saw are counted, not silently read as its unknown token.
+    const foreign = path.join(tmp, 'foreign.txt');
+    fs.writeFileSync(foreign, `${'to be or not to be, '.repeat(200)}§§§ ✓`);
+    const unknown = sextant(['eval', ckpt, '--data', foreign, '--json']);
+    assert.equal(unknown.status, 0, unknown.stderr);
+    const notes = (JSON.parse(unknown.stdout) as { notes: string[] }).notes;
+    assert.ok(
+      notes.some((n) => /^4 characters of the file are not in the model's vocabulary/.test(n)),
+      JSON.stringify(notes),
+    );
   });
 
   test('train image (mlp on Fashion-MNIST half a) and train table (Telco churn), then eval', () => {

@@ -93,6 +93,7 @@ export function formatEval(r: EvalResult): string {
     .join('\n');
   return (
     `${r.model} (${r.kind}) from ${r.checkpoint}, step ${r.step}\n` +
-    `on ${r.data}: ${r.items.toLocaleString('en-US')} ${r.itemName}\n${metrics}\n`
+    `on ${r.data}: ${r.items.toLocaleString('en-US')} ${r.itemName}\n${metrics}\n` +
+    r.notes.map((n) => `note: ${n}\n`).join('')
   );
 }

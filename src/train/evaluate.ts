@@ -44,6 +44,17 @@ export interface EvalResult {
   items: number;
   itemName: 'tokens' | 'examples';
   metrics: Metrics;
+  /** What a reader should know about the figures: data left out, characters read as unknown. */
+  notes: string[];
+}
+
+/** A note when fewer than all `available` items were evaluated. */
+function partial(items: number, available: number, itemName: string): string[] {
+  if (items >= available) return [];
+  return [
+    `evaluated the first ${items.toLocaleString('en-US')} of ${available.toLocaleString('en-US')} ` +
+      `${itemName} (--max-batches x --batch-size); raise --max-batches to read more`,
+  ];
 }
 
 export interface EvalInput {
@@ -96,18 +107,31 @@ export function evaluateCheckpoint(input: EvalInput): EvalResult {
         `${ids.length} tokens, but the model's windows need context + 1 = ${config.context + 1}`,
       );
     }
-    // LIMITATION: only the first maxBatches * batchSize windows of the file are evaluated.
     const batches = sequentialBatches(ids, config.context, input.batchSize, input.maxBatches);
     const loss = inEvalMode(lm.module, () =>
       evaluateLoss({ batchItems: (b) => b.y.size, lossOnBatch: (b) => lmLoss(lm, b) }, batches),
     );
     const items = batches.reduce((n, b) => n + b.y.size, 0);
+    const notes = partial(items, ids.length - 1, 'tokens');
+    const unk = (tokenizer as { unk?: string | null }).unk;
+    if (unk) {
+      const unkId = tokenizer.encode(unk)[0];
+      const literal = corpus.text.split(unk).length - 1;
+      const unknown = ids.reduce((n, id) => n + (id === unkId ? 1 : 0), 0) - literal;
+      if (unknown > 0) {
+        notes.push(
+          `${unknown.toLocaleString('en-US')} characters of the file are not in the model's ` +
+            `vocabulary and were read as its unknown token ${JSON.stringify(unk)}`,
+        );
+      }
+    }
     return {
       ...base,
       data: input.data,
       items,
       itemName: 'tokens',
       metrics: { loss, perplexity: Math.exp(loss) },
+      notes,
     };
   }
   if (record.kind === 'image') {
@@ -140,12 +164,14 @@ export function evaluateCheckpoint(input: EvalInput): EvalResult {
     const metrics = inEvalMode(classifier.module, () =>
       classifierMetrics(batches, (x) => classifier.logits(x), 'eval'),
     );
+    const items = batches.reduce((n, b) => n + b.y.size, 0);
     return {
       ...base,
       data: `${input.data} + ${labels}`,
-      items: batches.reduce((n, b) => n + b.y.size, 0),
+      items,
       itemName: 'examples',
       metrics: unprefixed(metrics),
+      notes: partial(items, set.count, 'examples'),
     };
   }
   const config = record.config as unknown as TrainTableConfig;
@@ -159,12 +185,14 @@ export function evaluateCheckpoint(input: EvalInput): EvalResult {
   const rows = Int32Array.from({ length: table.count }, (_, i) => i);
   const batches = batchesOver(rows, input.batchSize, input.maxBatches, (s) => tableBatch(table, s));
   const metrics = inEvalMode(model, () => tableMetrics(model, encoding, batches, 'eval'));
+  const items = batches.reduce((n, b) => n + b.y.size, 0);
   return {
     ...base,
     data: input.data,
-    items: batches.reduce((n, b) => n + b.y.size, 0),
+    items,
     itemName: 'examples',
     metrics: unprefixed(metrics),
+    notes: partial(items, table.count, 'rows'),
   };
 }
 
