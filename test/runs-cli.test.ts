@@ -127,6 +127,9 @@ describe('sextant runs', () => {
       stdout,
       new RegExp(`^${ids.done} +done +train lm +lr 3e-4 .* 2 +\\S+ +3\\.3$`, 'm'),
     );
+    // The failed run shows its last logged loss, marked as not final.
+    assert.match(stdout, new RegExp(`^${ids.other} +failed .* 3\\.4\\*$`, 'm'));
+    assert.match(stdout, /^\* last logged value: the run did not finish$/m);
     const empty = await sextant(['runs', 'ls', '--runs', join(tmp, 'none')]);
     assert.equal(empty.status, 0);
     assert.match(empty.stdout, /^no runs yet: no run store at .*none$/m);

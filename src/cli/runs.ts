@@ -67,11 +67,19 @@ export function formatComparison(c: RunComparison, records: readonly RunRecord[]
 }
 
 /** `runs ls` as a table: id, status, kind, name, created (local time), steps, duration, loss. */
-export function formatRunList(runs: readonly RunRecord[]): string {
+export function formatRunList(
+  runs: readonly RunRecord[],
+  lastLogged: ReadonlyMap<string, Record<string, number>> = new Map(),
+): string {
   const rows = [['ID', 'STATUS', 'KIND', 'NAME', 'CREATED', 'STEP', 'DURATION', 'LOSS']];
+  let unfinished = false;
   for (const r of runs) {
     const end = r.finishedAt ?? r.heartbeatAt;
-    const loss = r.finalMetrics?.['val/loss'] ?? r.finalMetrics?.['train/loss'];
+    const metrics = r.finalMetrics ?? lastLogged.get(r.id);
+    const value = metrics?.['val/loss'] ?? metrics?.['train/loss'];
+    const mark = r.finalMetrics === null && value !== undefined ? '*' : '';
+    if (mark) unfinished = true;
+    const loss = value === undefined ? undefined : `${formatNumber(value)}${mark}`;
     rows.push([
       r.id,
       r.status,
@@ -80,10 +88,11 @@ export function formatRunList(runs: readonly RunRecord[]): string {
       localMinute(r.createdAt),
       r.lastStep === null ? '-' : String(r.lastStep),
       end === null ? '-' : formatDuration((Date.parse(end) - Date.parse(r.startedAt)) / 1000),
-      loss === undefined ? '-' : formatNumber(loss),
+      loss ?? '-',
     ]);
   }
-  return alignColumns(rows);
+  const text = alignColumns(rows);
+  return unfinished ? `${text}* last logged value: the run did not finish\n` : text;
 }
 
 /** `runs show` as text: the record, its final (or last) metrics, config and reproducibility. */
@@ -208,7 +217,16 @@ export function registerRunsCommands(program: Command, io: CliIo = processIo): v
               ...(opts.limit === undefined ? {} : { limit: opts.limit }),
             });
             if (opts.json === true) write(toJson(list));
-            else write(list.length === 0 ? `no runs in ${root}\n` : formatRunList(list));
+            else if (list.length === 0) write(`no runs in ${root}\n`);
+            else {
+              // Runs that did not finish show their last logged loss, marked.
+              const last = new Map(
+                list
+                  .filter((r) => r.finalMetrics === null)
+                  .map((r) => [r.id, lastValues(store.readMetrics(r.id).records)] as const),
+              );
+              write(formatRunList(list, last));
+            }
           });
         },
       ),
