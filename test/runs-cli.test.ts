@@ -222,6 +222,8 @@ describe('sextant runs', () => {
     assert.equal(html, join(storeDir, ids.done, 'report.html'));
     assert.equal(md, join(storeDir, ids.done, 'report.md'));
     assert.match(readFileSync(html as string, 'utf8'), /<svg/);
+    const json = await sextant(['runs', 'report', ids.done, '--json']);
+    assert.deepEqual(JSON.parse(json.stdout), { html, markdown: md });
   });
 
   test('rm removes a run; a live running one needs --force', async () => {

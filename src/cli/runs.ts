@@ -309,8 +309,9 @@ export function registerRunsCommands(program: Command, io: CliIo = processIo): v
     .command('report')
     .description('write report.html and report.md of a run')
     .argument('<id>', 'run id or unique prefix')
+    .option('--json', 'print {"html", "markdown"} paths as one JSON object')
     .action(
-      guard('report', async (id: string, _opts: unknown, cmd) => {
+      guard('report', async (id: string, opts: { json?: boolean }, cmd) => {
         // Loaded here: Vega is large, and no other command needs it.
         const { writeRunReport } = await import('../report/run-report.js');
         const store = RunStore.open(rootOf(cmd), { create: false });
@@ -321,7 +322,8 @@ export function registerRunsCommands(program: Command, io: CliIo = processIo): v
             metrics: records,
             metricWarnings: warnings,
           });
-          write(`${paths.html}\n${paths.markdown}\n`);
+          if (opts.json === true) write(toJson({ html: paths.html, markdown: paths.markdown }));
+          else write(`${paths.html}\n${paths.markdown}\n`);
         } finally {
           store.close();
         }
