@@ -31,6 +31,12 @@ function choose(): Kernels {
         'Rebuild it with `npm run build:native`.',
     );
   }
+  // Nobody asked for the reference backend: say once why everything is about 100x slower.
+  process.stderr.write(
+    `sextant: the native addon did not load (${String(nativeLoadError()).split('\n')[0]}); ` +
+      'running on the js reference backend, which is far slower. Rebuild it with ' +
+      '`npm run build:native`, or set SEXTANT_BACKEND=js to silence this.\n',
+  );
   return jsKernels;
 }
 
