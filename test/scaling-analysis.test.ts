@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { type ScalingAnalysis, steepnessFindings } from '../src/studies/scaling/analysis.js';
 import { bootstrapFamily, cegBand, percentileInterval } from '../src/studies/scaling/bootstrap.js';
 import {
   byLossMultiplier,
@@ -295,5 +296,50 @@ describe('bootstrap over runs', () => {
     const i = percentileInterval([1, 2, 3, 4, 5], 0.5);
     assert.deepEqual(i, { lo: 2, hi: 4, level: 0.5 });
     assert.equal(percentileInterval([1]), null);
+  });
+});
+
+describe('the finding sentence', () => {
+  const analysis = (gap: number, lo: number, hi: number) =>
+    ({
+      method: 'linear',
+      ceg: [
+        {
+          reference: 'lstm',
+          next: 'modern',
+          window: { min: 1e9, max: 1e12 },
+          alphaGap: gap,
+          alphaGapInterval: { lo, hi, level: 0.95 },
+          points: [],
+        },
+        {
+          reference: 'retro',
+          next: 'modern',
+          window: { min: 1e9, max: 1e12 },
+          alphaGap: 0,
+          alphaGapInterval: null,
+          points: [],
+        },
+      ],
+    }) as unknown as ScalingAnalysis;
+
+  test('says steeper only when the interval of the gap excludes zero', () => {
+    const sure = steepnessFindings(analysis(-0.05, -0.08, -0.02));
+    assert.equal(sure.length, 1, 'only the families measured against the LSTM');
+    assert.match(
+      sure[0] as string,
+      /α_modern − α_lstm = -0\.0500 \(95 % interval -0\.080 to -0\.020\)/,
+    );
+    assert.match(
+      sure[0] as string,
+      /excludes zero: the modern frontier is steeper than the LSTM's/,
+    );
+    const unsure = steepnessFindings(analysis(-0.05, -0.3, 0.1));
+    assert.match(
+      unsure[0] as string,
+      /point estimate is steeper .* includes zero: .* does not show/,
+    );
+    const shallower = steepnessFindings(analysis(0.04, 0.01, 0.07));
+    assert.match(shallower[0] as string, /the modern frontier is shallower than the LSTM's/);
   });
 });

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { kernels } from '../backends/index.js';
 import { formatDuration } from '../runs/progress.js';
 import type { AblationAnalysis, ArmMultiplier } from '../studies/scaling/ablation.js';
-import { familySummary } from '../studies/scaling/analysis.js';
+import { familySummary, steepnessFindings } from '../studies/scaling/analysis.js';
 import { ScalingSchema } from '../studies/scaling/config.js';
 import {
   DecompositionInputSchema,
@@ -198,6 +198,7 @@ export async function scalingCommand(
     const a = result.analysis;
     const summary = {
       families: familySummary(a),
+      findings: steepnessFindings(a),
       ceg: a.ceg,
       excluded: a.excluded,
       lr: { source: result.lrSource, sweep: result.lrSweep },
@@ -221,7 +222,14 @@ export async function scalingCommand(
       );
       const abl = result.ablations ? ablationLines(result.ablations) : [];
       io.stdout.write(
-        [`fits (${a.method}):`, ...lines, ...gaps, ...abl, `report: ${result.report?.html}`]
+        [
+          `fits (${a.method}):`,
+          ...lines,
+          ...gaps,
+          ...abl,
+          ...steepnessFindings(a).map((f) => `finding: ${f}`),
+          `report: ${result.report?.html}`,
+        ]
           .map((l) => `${l}\n`)
           .join(''),
       );

@@ -201,3 +201,35 @@ export function familySummary(a: ScalingAnalysis): Record<string, unknown>[] {
     };
   });
 }
+
+/**
+ * The study's question in words, one sentence per Transformer family measured against the
+ * LSTM: is its frontier steeper (a more negative exponent), by how much, and does the interval
+ * of the gap exclude zero.
+ */
+export function steepnessFindings(a: ScalingAnalysis): string[] {
+  return a.ceg
+    .filter((c) => c.reference === 'lstm')
+    .map((c) => {
+      const gap = c.alphaGap;
+      const ci = c.alphaGapInterval;
+      const range = ci ? ` (95 % interval ${ci.lo.toFixed(3)} to ${ci.hi.toFixed(3)})` : '';
+      const direction = gap < 0 ? 'steeper than' : gap > 0 ? 'shallower than' : 'as steep as';
+      let verdict: string;
+      if (ci === null) {
+        verdict = 'no bootstrap interval was computed, so this sweep cannot say how sure that is';
+      } else if (ci.lo > 0 || ci.hi < 0) {
+        verdict = `the interval excludes zero: the ${c.next} frontier is ${direction} the LSTM's`;
+      } else {
+        verdict =
+          'the interval includes zero: at this compute this sweep does not show a difference ' +
+          'in steepness';
+      }
+      return (
+        `${c.next} vs LSTM (window [${c.window.min.toExponential(2)}, ` +
+        `${c.window.max.toExponential(2)}] FLOPs, ${a.method} fit): α_${c.next} − α_lstm = ` +
+        `${gap.toFixed(4)}${range}, the point estimate is ${direction} the LSTM's ` +
+        `(negative: steeper); ${verdict}.`
+      );
+    });
+}

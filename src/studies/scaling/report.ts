@@ -19,7 +19,7 @@ import {
   writeReport,
 } from '../../report/index.js';
 import type { AblationAnalysis } from './ablation.js';
-import type { ScalingAnalysis } from './analysis.js';
+import { type ScalingAnalysis, steepnessFindings } from './analysis.js';
 import { decompose, frontierStack, paperConstants } from './decompose.js';
 import { FIT_METHODS } from './fit.js';
 import type { RunCurve } from './frontier.js';
@@ -245,7 +245,9 @@ export async function writeScalingReport(
 ): Promise<{ html: string; markdown: string; fits: string }> {
   const { analysis: a, curves } = parts;
   const figures = [await curvesFigure(a, curves), await cegFigure(a), await stackFigure()];
+  const findings = steepnessFindings(a);
   const sections: ReportSection[] = [
+    ...(findings.length > 0 ? [{ title: 'Finding', paragraphs: findings }] : []),
     {
       title: 'Sweep',
       paragraphs: [
