@@ -6,7 +6,8 @@
  * training step makes it, so that the output's memory is reused the way the C peer reuses its
  * output array; the same op outside any scope, each call taking fresh memory; and the kernel
  * table directly (`kernels().matmul` into a preallocated output), so op overhead and kernel
- * speed can be told apart. The peer is bench/gemm_openblas.c, compiled here on first use into `.bench/`.
+ * speed can be told apart. The peer is bench/gemm_openblas.c, compiled here on first use into
+ * `.bench/`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';

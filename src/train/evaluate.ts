@@ -52,7 +52,8 @@ export interface EvalResult {
 function partial(items: number, available: number, itemName: string): string[] {
   if (items >= available) return [];
   return [
-    `evaluated the first ${items.toLocaleString('en-US')} of ${available.toLocaleString('en-US')} ` +
+    `evaluated the first ${items.toLocaleString('en-US')} of ` +
+      `${available.toLocaleString('en-US')} ` +
       `${itemName} (--max-batches x --batch-size); raise --max-batches to read more`,
   ];
 }

@@ -6,7 +6,8 @@
  * over steps: with `δ_t` the gradient of its pre-activation gates at step t (`[4H]`), `x_t` its
  * input and `h_{t−1}` its previous hidden state,
  *
- *     ∇_{W_ih} ℓ_i = Σ_t δ_t ⊗ x_t      ∇_{W_hh} ℓ_i = Σ_t δ_t ⊗ h_{t−1}      ∇_{b_ih} = ∇_{b_hh} = Σ_t δ_t
+ *     ∇_{W_ih} ℓ_i = Σ_t δ_t ⊗ x_t      ∇_{W_hh} ℓ_i = Σ_t δ_t ⊗ h_{t−1}
+ *     ∇_{b_ih} ℓ_i = ∇_{b_hh} ℓ_i = Σ_t δ_t
  *
  * and the dense layer's product of two norms does not hold. The squared norm of such a sum is a
  * double sum over pairs of steps of Gram entries, ‖Σ_t δ_t ⊗ a_t‖² = Σ_{t,s} (δ_t·δ_s)(a_t·a_s),

@@ -84,13 +84,15 @@ export function finding(r: StudyResult): string {
     `(${r.higherIsBetter ? '+' : '−'} is better)`;
   if (good.length > 0) {
     return (
-      `${r.dataset} (${r.model.kind}): yes. Dropping ≥ 20 % keeps ${r.primary} and beats random for ` +
+      `${r.dataset} (${r.model.kind}): yes. Dropping ≥ 20 % keeps ${r.primary} and beats ` +
+      'random for ' +
       good.map(describe).join('; ')
     );
   }
   if (kept.length > 0) {
     return (
-      `${r.dataset} (${r.model.kind}): partly. Dropping ≥ 20 % keeps ${r.primary} within 1 % or the seed ` +
+      `${r.dataset} (${r.model.kind}): partly. Dropping ≥ 20 % keeps ${r.primary} within 1 % ` +
+      'or the seed ' +
       `spread for ${kept.map(describe).join('; ')}, ` +
       'but no selector beats random with an interval ' +
       'excluding zero.'
@@ -98,7 +100,8 @@ export function finding(r: StudyResult): string {
   }
   const best = [...candidates].sort((a, b) => b.relativeChangePct - a.relativeChangePct)[0];
   return (
-    `${r.dataset} (${r.model.kind}): no. No selector that drops ≥ 20 % keeps ${r.primary} within 1 % of full ` +
+    `${r.dataset} (${r.model.kind}): no. No selector that drops ≥ 20 % keeps ${r.primary} ` +
+    'within 1 % of full ' +
     `data or the seed spread${best ? `; the best was ${describe(best)}` : ''}.`
   );
 }
