@@ -12,28 +12,9 @@
 namespace sx {
 namespace {
 
-namespace isa_generic {
-#define SX_VEC_BYTES 16
-#include "simd_kernels.inc"
-#undef SX_VEC_BYTES
-}  // namespace isa_generic
-
-#ifdef SX_MULTI_ISA
-SX_TARGET_BEGIN("avx2,fma")
-namespace isa_avx2 {
-#define SX_VEC_BYTES 32
-#include "simd_kernels.inc"
-#undef SX_VEC_BYTES
-}  // namespace isa_avx2
-SX_TARGET_END
-SX_TARGET_BEGIN("avx512f,avx2,fma")
-namespace isa_avx512 {
-#define SX_VEC_BYTES 64
-#include "simd_kernels.inc"
-#undef SX_VEC_BYTES
-}  // namespace isa_avx512
-SX_TARGET_END
-#endif
+#define SX_KERNELS_FILE "simd_kernels.inc"
+#include "per_isa.inc"
+#undef SX_KERNELS_FILE
 
 }  // namespace
 
