@@ -65,6 +65,27 @@ function events(stdout: string): {
   return { lines, end };
 }
 
+/** Runs `sextant args` (with --json) and sends `signal` once it has logged step 3. */
+async function signalAtStep3(
+  args: string[],
+  signal: NodeJS.Signals,
+): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: tmp });
+  let stdout = '';
+  let signalled = false;
+  const code = await new Promise<number | null>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (!signalled && /"step":3,/.test(stdout)) {
+        signalled = true;
+        child.kill(signal);
+      }
+    });
+    child.on('exit', (c) => resolve(c));
+  });
+  return { code, stdout };
+}
+
 describe('sextant train lm and sextant eval', () => {
   test('a 5-step run writes its folder and report, and eval reads the model back', () => {
     const runs = path.join(tmp, 'runs-e2e');
@@ -276,19 +297,7 @@ describe('sextant train lm and sextant eval', () => {
       runs,
       '--json',
     ];
-    const child = spawn(process.execPath, [bin, ...args], { cwd: tmp });
-    let stdout = '';
-    let signalled = false;
-    const code = await new Promise<number | null>((resolve) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        if (!signalled && /"step":3,/.test(stdout)) {
-          signalled = true;
-          child.kill('SIGTERM');
-        }
-      });
-      child.on('exit', (c) => resolve(c));
-    });
+    const { code, stdout } = await signalAtStep3(args, 'SIGTERM');
     assert.equal(code, 130, `exit status of a terminated run; output:\n${stdout}`);
     const stopped = events(stdout).end;
     assert.equal(stopped.status, 'interrupted');
@@ -318,19 +327,7 @@ describe('sextant train lm and sextant eval', () => {
     const expected = events(whole.stdout).end.metrics as Record<string, number>;
 
     // The same run, interrupted once it has done a few steps.
-    const child = spawn(process.execPath, [bin, ...args], { cwd: tmp });
-    let stdout = '';
-    let signalled = false;
-    const code = await new Promise<number | null>((resolve) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        if (!signalled && /"step":3,/.test(stdout)) {
-          signalled = true;
-          child.kill('SIGINT');
-        }
-      });
-      child.on('exit', (c) => resolve(c));
-    });
+    const { code, stdout } = await signalAtStep3(args, 'SIGINT');
     assert.equal(code, 130, `exit status of an interrupted run; output:\n${stdout}`);
     const stopped = events(stdout).end;
     assert.equal(stopped.status, 'interrupted');

@@ -50,8 +50,8 @@ function reverseTopological(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
-function addInto(a: Tensor, b: Tensor): Tensor {
-  const out = Tensor.zeros(a.shape, a.dtype);
+/** `a + b` (same shape, dense) into `out`, which may be `a` itself. */
+function addDense(a: Tensor, b: Tensor, out: Tensor): Tensor {
   const strides = new Int32Array(a.shape.length);
   let s = 1;
   for (let i = a.shape.length - 1; i >= 0; i--) {
@@ -68,21 +68,14 @@ function addInto(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-/** `a += b` in `a`'s own storage (same shape, dense). */
+/** `a + b` in a new tensor. */
+function addInto(a: Tensor, b: Tensor): Tensor {
+  return addDense(a, b, Tensor.empty(a.shape, a.dtype));
+}
+
+/** `a += b` in `a`'s own storage. */
 function addInPlace(a: Tensor, b: Tensor): void {
-  const strides = new Int32Array(a.shape.length);
-  let s = 1;
-  for (let i = a.shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= a.shape[i];
-  }
-  kernels().binary(
-    'add',
-    { data: a.data, offset: 0, strides },
-    { data: b.data, offset: 0, strides },
-    a.data,
-    new Int32Array(a.shape),
-  );
+  addDense(a, b, a);
 }
 
 /**
