@@ -261,8 +261,25 @@ describe('LR sweep', () => {
     const r = analyseLrSweep([{ family: 'lstm', width: 8, lr: 1e-3, loss: null }], 0.1, [1]);
     assert.deepEqual(r.errors, [
       'LR sweep, lstm width 8: every probe diverged',
-      'LR sweep, lstm: fewer than 2 widths with a usable best LR; the width rule is used',
+      'LR sweep, lstm: fewer than 2 widths where the grid brackets the best LR (0 ended at an ' +
+        'edge of the grid); the width rule is used',
     ]);
+  });
+
+  test('a law fitted through bracketed widths but far steeper than any published one is refused', () => {
+    // Width 8: best at 1e-2; width 16: best at 1e-2 / 32, i.e. lr ∝ width^-5.
+    const probes: LrProbe[] = [8, 16].flatMap((width) => {
+      const best = width === 8 ? 1e-2 : 1e-2 / 32;
+      return [0.5, 1, 2].map((f) => ({
+        family: 'lstm',
+        width,
+        lr: best * f,
+        loss: f === 1 ? 2 : 2.5,
+      }));
+    });
+    const r = analyseLrSweep(probes, 0.1, [0.5, 1, 2]);
+    assert.equal(r.laws.lstm, undefined);
+    assert.match(r.errors.join('; '), /lr ∝ width\^-5\.00 lies outside \[-2, 0\.5\] .* too steep/);
   });
 
   test('the grid grows one step past an edge that holds the best LR, not past a divergence', () => {

@@ -17,6 +17,7 @@ import { decomposeCommand } from '../src/cli/scaling.js';
 import { RunStore } from '../src/runs/store.js';
 import { analyseSweep, familySummary } from '../src/studies/scaling/analysis.js';
 import {
+  learningRate,
   PRESETS,
   runSpec,
   type ScalingRunSpec,
@@ -102,11 +103,25 @@ describe('scaling sweep, end to end', () => {
     assert.ok(first.plan.estimatedSeconds > 0 && first.plan.estimatedFlops > 0);
     assert.deepEqual(first.failed, []);
 
-    // The main sweep trained at the LRs of the fitted law.
-    const law = first.lrSweep?.laws.lstm;
-    assert.ok(law, `LR law of lstm: ${first.lrSweep?.errors.join('; ')}`);
-    for (const r of first.plan.runs.filter((x) => x.spec.family === 'lstm')) {
-      assert.ok(Math.abs(r.spec.lr / lawLearningRate(law, r.spec.width) - 1) < 1e-12, r.name);
+    // The main sweep trained at the LRs of the fitted law, or, for a family whose sweep did not
+    // bracket the best LR at two widths, at the width rule, with the reason stated.
+    const sweep = first.lrSweep;
+    assert.ok(sweep);
+    for (const family of ['lstm', 'modern'] as const) {
+      const law = sweep.laws[family];
+      if (law === undefined) {
+        assert.ok(
+          sweep.errors.some((e) => e.startsWith(`LR sweep, ${family}: `)),
+          `${family}: no law and no reason: ${sweep.errors.join('; ')}`,
+        );
+      }
+      for (const r of first.plan.runs.filter((x) => x.spec.family === family)) {
+        if (!r.group.split('+').includes('main')) continue;
+        const expected = law
+          ? lawLearningRate(law, r.spec.width)
+          : learningRate(family, r.spec.width);
+        assert.ok(Math.abs(r.spec.lr / expected - 1) < 1e-12, `${r.name}: ${r.spec.lr}`);
+      }
     }
     assert.match(first.lrSource, /^fitted/);
 

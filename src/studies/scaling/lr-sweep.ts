@@ -202,6 +202,12 @@ export function lawLearningRate(law: LrLaw, width: number): number {
   return Math.min(law.lrRange.max, Math.max(law.lrRange.min, lrFromLaw(law, width)));
 }
 
+/**
+ * Exponents of the LR law believed: published width scalings lie around -1 (muP, Adam) to 0;
+ * a fit through a few noisy widths far outside that range says more about the noise.
+ */
+const LR_EXPONENT_RANGE = { min: -2, max: 0.5 };
+
 /** The whole sweep's result, per family: probes, best LR per width, and the law. */
 export interface LrSweepResult {
   probes: LrProbe[];
@@ -242,10 +248,22 @@ export function analyseLrSweep(
     const trained = probes.filter((p) => p.family === family && p.loss !== null);
     const lrs = trained.map((p) => p.lr);
     const range = lrs.length > 0 ? { min: Math.min(...lrs), max: Math.max(...lrs) } : undefined;
-    const law = fitLrLaw(family, best, range);
+    // Only widths whose best LR the grid brackets locate an optimum; an edge is a bound.
+    const bracketed = best.filter(
+      (b) => b.family === family && (b.how === 'grid' || b.how === 'parabola'),
+    );
+    const law = fitLrLaw(family, bracketed, range);
     if (law === null) {
+      const edges = best.filter((b) => b.family === family && b.how === 'edge').length;
       errors.push(
-        `LR sweep, ${family}: fewer than 2 widths with a usable best LR; the width rule is used`,
+        `LR sweep, ${family}: fewer than 2 widths where the grid brackets the best LR ` +
+          `(${edges} ended at an edge of the grid); the width rule is used`,
+      );
+    } else if (law.b < LR_EXPONENT_RANGE.min || law.b > LR_EXPONENT_RANGE.max) {
+      errors.push(
+        `LR sweep, ${family}: the fitted law lr ∝ width^${law.b.toFixed(2)} lies outside ` +
+          `[${LR_EXPONENT_RANGE.min}, ${LR_EXPONENT_RANGE.max}] (from ${law.widths.length} ` +
+          'widths), too steep to trust; the width rule is used',
       );
     } else laws[family] = law;
   }

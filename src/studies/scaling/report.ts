@@ -184,6 +184,35 @@ async function stackFigure(): Promise<Figure> {
   };
 }
 
+/**
+ * What a reader must know before trusting a fit: an irreducible loss stuck at its bound, and an
+ * interval so wide that it carries no information.
+ */
+function fitCautions(a: ScalingAnalysis): string[] {
+  const out: string[] = [];
+  for (const f of a.families) {
+    const fit = f.fits[a.method];
+    if (fit === undefined) continue;
+    if (fit.eFitted && fit.E <= 1e-6) {
+      out.push(
+        `Caution (${f.family}): the fitted E sits at its lower bound 0, so this sweep cannot ` +
+          'separate an irreducible loss from the power law at this compute; α is then the ' +
+          'slope of the whole loss. Give --irreducible to fix E, or sweep more compute.',
+      );
+    }
+    const ci = f.bootstrap?.alpha;
+    if (ci && ci.hi - ci.lo > 4 * Math.abs(fit.alpha)) {
+      out.push(
+        `Caution (${f.family}): the 95 % interval of α, [${ci.lo.toFixed(3)}, ` +
+          `${ci.hi.toFixed(3)}], is more than four times |α| wide: with ${f.runs.length} runs ` +
+          'the bootstrap often resamples a frontier the law barely constrains. More widths or ' +
+          'seeds narrow it.',
+      );
+    }
+  }
+  return out;
+}
+
 function fitsSection(a: ScalingAnalysis): ReportSection {
   const rows: string[][] = [];
   for (const f of a.families) {
@@ -213,6 +242,7 @@ function fitsSection(a: ScalingAnalysis): ReportSection {
       `bootstrap percentile interval over runs for the headline method (${a.method}).`,
     ...a.families.flatMap((f) => (f.window ? [`Window of ${f.family}: ${f.window.source}.`] : [])),
     ...a.families.flatMap((f) => f.errors),
+    ...fitCautions(a),
   ];
   const columns = [
     'family',
