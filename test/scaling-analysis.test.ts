@@ -27,6 +27,7 @@ import {
   type RunCurve,
   splitDiverged,
 } from '../src/studies/scaling/frontier.js';
+import { fitCautions } from '../src/studies/scaling/report.js';
 import { Generator } from '../src/tensor/random.js';
 
 /** Gaussian noise from the seeded generator (Box–Muller). */
@@ -341,5 +342,27 @@ describe('the finding sentence', () => {
     );
     const shallower = steepnessFindings(analysis(0.04, 0.01, 0.07));
     assert.match(shallower[0] as string, /the modern frontier is shallower than the LSTM's/);
+  });
+});
+
+describe('fit cautions in the report', () => {
+  test('E at its bound and an interval far wider than alpha are named; a sound fit is not', () => {
+    const family = (name: string, E: number, lo: number, hi: number) => ({
+      family: name,
+      fits: { linear: { A: 10, alpha: -0.1, E, eFitted: true, points: 9, r2: 0.99 } },
+      bootstrap: { A: null, alpha: { lo, hi, level: 0.95 }, resamples: 100, failed: 0 },
+      runs: [1, 2, 3],
+    });
+    const a = {
+      method: 'linear',
+      families: [family('lstm', 0, -0.9, -0.05), family('modern', 1.2, -0.12, -0.08)],
+    } as unknown as ScalingAnalysis;
+    const notes = fitCautions(a);
+    assert.equal(notes.length, 2, notes.join('\n'));
+    assert.match(notes[0] as string, /^Caution \(lstm\): the fitted E sits at its lower bound 0/);
+    assert.match(
+      notes[1] as string,
+      /^Caution \(lstm\): the 95 % interval of α, \[-0\.900, -0\.050\]/,
+    );
   });
 });

@@ -188,7 +188,7 @@ async function stackFigure(): Promise<Figure> {
  * What a reader must know before trusting a fit: an irreducible loss stuck at its bound, and an
  * interval so wide that it carries no information.
  */
-function fitCautions(a: ScalingAnalysis): string[] {
+export function fitCautions(a: ScalingAnalysis): string[] {
   const out: string[] = [];
   for (const f of a.families) {
     const fit = f.fits[a.method];
