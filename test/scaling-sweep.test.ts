@@ -194,6 +194,22 @@ describe('scaling sweep, end to end', () => {
     assert.ok(second.plan.runs.every((r) => r.doneRun !== null));
   });
 
+  test('transformer widths must be multiples of 16 from 16 up; LSTM widths are free', () => {
+    const inputs = {
+      preset: PRESETS.tiny,
+      data: SHAKESPEARE,
+      vocab: 65,
+      tokensPerParam: 1,
+      lr: 1e-2,
+      seed: 7,
+    };
+    for (const width of [1, 8, 17, 33]) {
+      assert.throws(() => runSpec('modern', width, inputs), /must be multiples of 16 .* got/);
+    }
+    assert.equal(runSpec('modern', 32, inputs).width, 32);
+    assert.equal(runSpec('lstm', 8, inputs).width, 8);
+  });
+
   test('a killed run continues from its checkpoint and ends as if never stopped', async () => {
     const spec = {
       ...runSpec('lstm', 16, {

@@ -294,8 +294,12 @@ export interface SpecInputs {
 /** The run spec of `family` at `width`: tokens from the budget, the family's parts. */
 export function runSpec(family: Family, width: number, o: SpecInputs): ScalingRunSpec {
   const lstm = family === 'lstm';
-  if (!lstm && width % 16 !== 0 && width > 16) {
-    throw new RangeError(`widths: transformer widths must be multiples of 16, got ${width}`);
+  // Heads are width / 16 (at least one), so a transformer narrower than 16 would have a head
+  // size that does not divide its width.
+  if (!lstm && (width % 16 !== 0 || width < 16)) {
+    throw new RangeError(
+      `widths: transformer widths must be multiples of 16 (16, 32, 48, ...), got ${width}`,
+    );
   }
   const params = parameterCount(family, width, o.vocab);
   const tokensPerStep = o.preset.batchSize * o.preset.context;
