@@ -266,7 +266,7 @@ describe('LR sweep', () => {
     ]);
   });
 
-  test('a law fitted through bracketed widths but far steeper than any published one is refused', () => {
+  test('a law through bracketed widths but far steeper than any published one is refused', () => {
     // Width 8: best at 1e-2; width 16: best at 1e-2 / 32, i.e. lr ∝ width^-5.
     const probes: LrProbe[] = [8, 16].flatMap((width) => {
       const best = width === 8 ? 1e-2 : 1e-2 / 32;
